@@ -1,0 +1,175 @@
+package feed
+
+import (
+	"context"
+	"sync"
+)
+
+// EventKind says what changed.
+type EventKind int
+
+// Event kinds.
+const (
+	// EventAppend: the feed grew to End blocks; [Start, End) are new
+	// (appended here, or a longer length learned from a peer's proof).
+	EventAppend EventKind = iota + 1
+	// EventDownload: block Start was verified and stored.
+	EventDownload
+	// EventClear: blocks [Start, End) were dropped locally.
+	EventClear
+	// EventOverflow: the subscriber fell behind and events were lost;
+	// re-read the feed's state.
+	EventOverflow
+	// EventClosed: the feed was closed; no events follow.
+	EventClosed
+)
+
+// Event describes one change to a feed.
+type Event struct {
+	Kind       EventKind
+	Start, End uint64
+}
+
+// Fetcher is implemented by the replication layer: Get calls Want for a
+// block it lacks and then waits for its download.
+type Fetcher interface {
+	Want(f *Feed, index uint64)
+}
+
+// SetFetcher installs (or, with nil, removes) the replicator Get asks.
+func (f *Feed) SetFetcher(fe Fetcher) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.mu.fetcher = fe
+}
+
+// Changed returns a channel that is closed at the next change (append,
+// download, clear or close). Callers re-check state, then call Changed
+// again: a broadcast with no goroutine and nothing to unsubscribe.
+func (f *Feed) Changed() <-chan struct{} {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return f.mu.changed
+}
+
+// WaitLength blocks until the feed is longer than n, ctx ends or the feed
+// closes, and returns the length then.
+func (f *Feed) WaitLength(ctx context.Context, n uint64) (uint64, error) {
+	for {
+		f.mu.RLock()
+		length, closed, ch := f.mu.length, f.mu.closed, f.mu.changed
+		f.mu.RUnlock()
+		switch {
+		case length > n:
+			return length, nil
+		case closed:
+			return length, ErrClosed
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return length, ctx.Err()
+		}
+	}
+}
+
+// subscriptionLimit bounds a subscription's queue; beyond it events are
+// replaced by one EventOverflow.
+const subscriptionLimit = 4096
+
+// Subscription is an ordered queue of events from one feed. It is safe for
+// concurrent use; Close it when done.
+type Subscription struct {
+	f *Feed
+	// notify has room for one wake-up; Next waits on it.
+	notify chan struct{}
+	mu     sync.Mutex
+	// queue holds undelivered events and overflowed records a loss; both
+	// guarded by mu.
+	queue    []Event
+	overflow bool
+	closed   bool
+}
+
+// Subscribe starts recording every event from now on.
+func (f *Feed) Subscribe() *Subscription {
+	s := &Subscription{f: f, notify: make(chan struct{}, 1)}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.mu.closed {
+		s.push(Event{Kind: EventClosed})
+		return s
+	}
+	f.mu.subs[s] = struct{}{}
+	return s
+}
+
+// Next returns the next event, waiting for one until ctx ends.
+func (s *Subscription) Next(ctx context.Context) (Event, error) {
+	for {
+		s.mu.Lock()
+		switch {
+		case s.overflow:
+			s.overflow = false
+			s.queue = s.queue[:0]
+			s.mu.Unlock()
+			return Event{Kind: EventOverflow}, nil
+		case len(s.queue) > 0:
+			e := s.queue[0]
+			s.queue = s.queue[1:]
+			s.mu.Unlock()
+			return e, nil
+		case s.closed:
+			s.mu.Unlock()
+			return Event{}, ErrClosed
+		}
+		s.mu.Unlock()
+		select {
+		case <-s.notify:
+		case <-ctx.Done():
+			return Event{}, ctx.Err()
+		}
+	}
+}
+
+// Close stops the subscription; Next then returns ErrClosed.
+func (s *Subscription) Close() {
+	s.f.mu.Lock()
+	delete(s.f.mu.subs, s)
+	s.f.mu.Unlock()
+	s.mu.Lock()
+	s.closed = true
+	s.mu.Unlock()
+	s.wake()
+}
+
+func (s *Subscription) push(e Event) {
+	s.mu.Lock()
+	if len(s.queue) >= subscriptionLimit {
+		s.overflow = true
+	} else {
+		s.queue = append(s.queue, e)
+	}
+	s.mu.Unlock()
+	s.wake()
+}
+
+func (s *Subscription) wake() {
+	select {
+	case s.notify <- struct{}{}:
+	default:
+	}
+}
+
+// notifyLocked broadcasts e; f.mu must be held for writing. Subscription
+// queues have their own lock, never held while taking f.mu.
+func (f *Feed) notifyLocked(e Event) {
+	close(f.mu.changed)
+	f.mu.changed = make(chan struct{})
+	for s := range f.mu.subs {
+		s.push(e)
+	}
+	if e.Kind == EventClosed {
+		clear(f.mu.subs)
+	}
+}

@@ -1,0 +1,388 @@
+package feed
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+
+	"github.com/hyperfs/hyperfs/tree"
+)
+
+// Options configure Create and Open.
+type Options struct {
+	// Key, when set, must match the stored key (Open) or the secret key
+	// (Create).
+	Key ed25519.PublicKey
+	// SecretKey makes Create use this key pair instead of a new one.
+	SecretKey ed25519.PrivateKey
+	// Logger receives recovery and corruption notes; nil discards them.
+	Logger *slog.Logger
+}
+
+// Feed is one hypercore 9 feed on a Storage. All methods are safe for
+// concurrent use; see the package documentation for the locking rules.
+type Feed struct {
+	key       ed25519.PublicKey
+	secretKey ed25519.PrivateKey // nil for a replica
+	discovery [32]byte
+	log       *slog.Logger
+
+	// Files and the lock never change after open; File is safe for
+	// concurrent use, so reading them takes no lock.
+	store                     Storage
+	lock                      io.Closer
+	data, treeF, sigs, bitsF File
+
+	// writeMu serialises everything that writes blocks, nodes or
+	// signatures (Append, Put, Clear, Audit). It is held across file
+	// writes but never across a sync.
+	writeMu sync.Mutex
+	// syncMu serialises Sync, which holds it across fsyncs and the
+	// bitfield write, and never while taking writeMu.
+	syncMu sync.Mutex
+
+	mu struct {
+		sync.RWMutex
+		// length and byteLength: the verified length and its size.
+		length, byteLength uint64
+		// roots are the full roots of length, ascending.
+		roots []tree.Node
+		// bits is the data/tree bitfield, authoritative for Has and
+		// HasNode; its dirty pages are what Sync commits.
+		bits *bitfield
+		// ends[i] is the end offset of block i for the prefix of blocks
+		// whose leaf sizes are known, so offsets need no tree walk.
+		ends []uint64
+		// verified has a bit per block whose bytes were hashed since
+		// open (or written by us), so reads hash each block once.
+		verified []uint64
+		// unsynced is set when appended or downloaded data awaits Sync.
+		unsynced bool
+		// changed is closed and replaced on every change (broadcast).
+		changed chan struct{}
+		// subs receive events; see Subscribe.
+		subs map[*Subscription]struct{}
+		// fetcher asks peers for missing blocks; nil when none.
+		fetcher Fetcher
+		closed  bool
+	}
+}
+
+// Create makes a new writable feed on s. With opts.SecretKey it uses that
+// key pair (so a feed can be re-created byte for byte), otherwise a new one.
+func Create(s Storage, opts Options) (*Feed, error) {
+	sk := opts.SecretKey
+	if sk == nil {
+		var err error
+		if _, sk, err = ed25519.GenerateKey(rand.Reader); err != nil {
+			return nil, fmt.Errorf("generate key pair: %w", err)
+		}
+	}
+	if len(sk) != ed25519.PrivateKeySize {
+		return nil, fmt.Errorf("create feed: secret key is %d bytes, want %d", len(sk), ed25519.PrivateKeySize)
+	}
+	pub := sk.Public().(ed25519.PublicKey)
+	if opts.Key != nil && !bytes.Equal(opts.Key, pub) {
+		return nil, fmt.Errorf("create feed: key does not match the secret key")
+	}
+	lock, err := s.Lock()
+	if err != nil {
+		return nil, err
+	}
+	f, err := openLocked(s, lock, opts, func(keyF, skF File) error {
+		if n, _ := keyF.Size(); n != 0 {
+			return fmt.Errorf("create feed: %w", errors.New("a feed already exists here"))
+		}
+		if err := writeAll(skF, sk, 0); err != nil {
+			return err
+		}
+		return writeAll(keyF, pub, 0)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// Open opens the feed stored on s: writable when its secret key is stored,
+// a replica when only its key is. Open recovers the committed length from
+// the bitfield and keeps only the longest prefix whose signature verifies.
+func Open(s Storage, opts Options) (*Feed, error) {
+	lock, err := s.Lock()
+	if err != nil {
+		return nil, err
+	}
+	return openLocked(s, lock, opts, nil)
+}
+
+// CreateReplica makes an empty replica of the feed with the given key on s,
+// ready for Put.
+func CreateReplica(s Storage, key ed25519.PublicKey, opts Options) (*Feed, error) {
+	if len(key) != ed25519.PublicKeySize {
+		return nil, fmt.Errorf("create replica: key is %d bytes, want %d", len(key), ed25519.PublicKeySize)
+	}
+	lock, err := s.Lock()
+	if err != nil {
+		return nil, err
+	}
+	return openLocked(s, lock, opts, func(keyF, _ File) error {
+		if n, _ := keyF.Size(); n != 0 {
+			return nil // Open's key check decides
+		}
+		return writeAll(keyF, key, 0)
+	})
+}
+
+func writeAll(f File, b []byte, off int64) error {
+	if _, err := f.WriteAt(b, off); err != nil {
+		return err
+	}
+	return nil
+}
+
+// openLocked opens every file under the held lock; init, when set, writes
+// the key files of a new feed first. On error it releases the lock.
+func openLocked(s Storage, lock io.Closer, opts Options, init func(keyF, skF File) error) (f *Feed, err error) {
+	f = &Feed{store: s, lock: lock, log: opts.Logger}
+	if f.log == nil {
+		f.log = slog.New(slog.DiscardHandler)
+	}
+	files := map[string]*File{fileData: &f.data, fileTree: &f.treeF, fileSignatures: &f.sigs, fileBitfield: &f.bitsF}
+	defer func() {
+		if err != nil {
+			f.closeFiles()
+		}
+	}()
+	for name, dst := range files {
+		if *dst, err = s.Open(name); err != nil {
+			return nil, fmt.Errorf("open %s: %w", name, err)
+		}
+	}
+	keyF, err := s.Open(fileKey)
+	if err != nil {
+		return nil, err
+	}
+	defer keyF.Close()
+	skF, err := s.Open(fileSecretKey)
+	if err != nil {
+		return nil, err
+	}
+	defer skF.Close()
+	if init != nil {
+		if err := init(keyF, skF); err != nil {
+			return nil, err
+		}
+	}
+	if err := f.loadKeys(keyF, skF, opts.Key); err != nil {
+		return nil, err
+	}
+	f.discovery = tree.DiscoveryKey(f.key)
+	f.mu.bits = newBitfield()
+	f.mu.changed = make(chan struct{})
+	f.mu.subs = map[*Subscription]struct{}{}
+	if err := f.loadHeaders(); err != nil {
+		return nil, err
+	}
+	if err := f.recover(); err != nil {
+		return nil, fmt.Errorf("open feed %x: %w", f.key[:8], err)
+	}
+	return f, nil
+}
+
+func (f *Feed) loadKeys(keyF, skF File, want ed25519.PublicKey) error {
+	key := make([]byte, ed25519.PublicKeySize)
+	if _, err := readFull(keyF, key, 0); err != nil {
+		if errors.Is(err, io.ErrUnexpectedEOF) {
+			return ErrNoFeed
+		}
+		return fmt.Errorf("read key: %w", err)
+	}
+	if want != nil && !bytes.Equal(want, key) {
+		return fmt.Errorf("%w: stored key %x, want %x", ErrWrongKey, key[:8], []byte(want)[:8])
+	}
+	f.key = key
+	if n, _ := skF.Size(); n == 0 {
+		return nil
+	}
+	sk := make([]byte, ed25519.PrivateKeySize)
+	if _, err := readFull(skF, sk, 0); err != nil {
+		return fmt.Errorf("%w: secret_key: %v", ErrCorrupt, err)
+	}
+	if !bytes.Equal(sk[32:], key) || !bytes.Equal(ed25519.NewKeyFromSeed(sk[:32]), sk) {
+		return fmt.Errorf("%w: secret_key does not belong to key %x", ErrCorrupt, key[:8])
+	}
+	f.secretKey = sk
+	return nil
+}
+
+// loadHeaders checks the three headers and writes any that are missing,
+// as JavaScript does on every open, and loads the bitfield pages.
+func (f *Feed) loadHeaders() error {
+	for _, h := range []struct {
+		name string
+		file File
+		want []byte
+	}{{fileTree, f.treeF, treeHeader}, {fileSignatures, f.sigs, signaturesHeader}, {fileBitfield, f.bitsF, bitfieldHeader}} {
+		size, err := h.file.Size()
+		if err != nil {
+			return fmt.Errorf("stat %s: %w", h.name, err)
+		}
+		if size == 0 {
+			if err := writeAll(h.file, h.want, 0); err != nil {
+				return fmt.Errorf("write %s header: %w", h.name, err)
+			}
+			continue
+		}
+		got := make([]byte, headerSize)
+		if _, err := readFull(h.file, got, 0); err != nil {
+			return fmt.Errorf("%w: %s is %d bytes, shorter than its header", ErrCorrupt, h.name, size)
+		}
+		entry, err := checkHeader(h.name, got, h.want)
+		if err != nil {
+			return err
+		}
+		if h.name == fileBitfield && entry != pageSize {
+			return fmt.Errorf("%w: bitfield page size %d is not supported (want %d)", ErrCorrupt, entry, pageSize)
+		}
+	}
+	size, err := f.bitsF.Size()
+	if err != nil {
+		return fmt.Errorf("stat bitfield: %w", err)
+	}
+	body := make([]byte, size-headerSize)
+	if _, err := readFull(f.bitsF, body, headerSize); err != nil {
+		return fmt.Errorf("read bitfield: %w", err)
+	}
+	f.mu.bits.load(body)
+	return nil
+}
+
+// Close syncs the feed, closes its files and releases its lock. Waiters
+// and subscriptions are woken with ErrClosed.
+func (f *Feed) Close() error {
+	err := f.Sync()
+	f.writeMu.Lock()
+	defer f.writeMu.Unlock()
+	f.mu.Lock()
+	if f.mu.closed {
+		f.mu.Unlock()
+		return nil
+	}
+	f.mu.closed = true
+	f.notifyLocked(Event{Kind: EventClosed})
+	f.mu.Unlock()
+	if cerr := f.closeFiles(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+func (f *Feed) closeFiles() error {
+	var errs []error
+	for _, c := range []io.Closer{f.data, f.treeF, f.sigs, f.bitsF, f.lock} {
+		if c != nil {
+			errs = append(errs, c.Close())
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Key is the feed's public key.
+func (f *Feed) Key() ed25519.PublicKey { return f.key }
+
+// DiscoveryKey is the feed's name on the wire (spec 1.2).
+func (f *Feed) DiscoveryKey() [32]byte { return f.discovery }
+
+// Writable reports whether the secret key is stored, so Append works.
+func (f *Feed) Writable() bool { return f.secretKey != nil }
+
+// SecretKey returns the secret key, or nil for a replica.
+func (f *Feed) SecretKey() ed25519.PrivateKey { return f.secretKey }
+
+// Length is the number of blocks in the verified feed.
+func (f *Feed) Length() uint64 {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return f.mu.length
+}
+
+// ByteLength is the total size of the verified feed's blocks.
+func (f *Feed) ByteLength() uint64 {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return f.mu.byteLength
+}
+
+// Has reports whether block i is stored locally.
+func (f *Feed) Has(i uint64) bool {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return i < f.mu.length && f.mu.bits.HasBlock(i)
+}
+
+// Downloaded counts the blocks in [start, end) that are stored locally.
+func (f *Feed) Downloaded(start, end uint64) uint64 {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	end = min(end, f.mu.length)
+	if start >= end {
+		return 0
+	}
+	return f.mu.bits.CountBlocks(start, end)
+}
+
+// HasNode reports whether tree node n is stored (implements tree.NodeSet).
+func (f *Feed) HasNode(n uint64) bool {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return f.mu.bits.HasNode(n)
+}
+
+// Node reads stored tree node n (implements tree.NodeSource).
+func (f *Feed) Node(n uint64) (tree.Node, error) {
+	return f.readNode(n)
+}
+
+func (f *Feed) readNode(n uint64) (tree.Node, error) {
+	if n >= tree.MaxIndex {
+		return tree.Node{}, fmt.Errorf("%w: node %d", ErrOutOfRange, n)
+	}
+	var b [nodeSize]byte
+	if _, err := readFull(f.treeF, b[:], nodeOffset(n)); err != nil {
+		if errors.Is(err, io.ErrUnexpectedEOF) {
+			return tree.Node{}, fmt.Errorf("%w: tree node %d missing (tree file too short)", ErrCorrupt, n)
+		}
+		return tree.Node{}, fmt.Errorf("read tree node %d: %w", n, err)
+	}
+	node, ok := decodeNode(n, b[:])
+	if !ok {
+		return tree.Node{}, fmt.Errorf("%w: tree node %d is blank", ErrCorrupt, n)
+	}
+	return node, nil
+}
+
+func (f *Feed) readRoots(length uint64) ([]tree.Node, error) {
+	idx := tree.FullRoots(2 * length)
+	roots := make([]tree.Node, 0, len(idx))
+	for _, i := range idx {
+		n, err := f.readNode(i)
+		if err != nil {
+			return nil, err
+		}
+		roots = append(roots, n)
+	}
+	return roots, nil
+}
+
+func sumSizes(nodes []tree.Node) uint64 {
+	var s uint64
+	for _, n := range nodes {
+		s += n.Size
+	}
+	return s
+}

@@ -1,0 +1,52 @@
+package feed
+
+import (
+	"errors"
+	"io"
+)
+
+// File is one file of a feed directory. Implementations are safe for
+// concurrent use; ReadAt and WriteAt follow io.ReaderAt and io.WriterAt.
+// A file that was never written does not exist: Size reports 0 and ReadAt
+// io.EOF, and the first WriteAt creates it, as JavaScript's storage does.
+type File interface {
+	io.ReaderAt
+	io.WriterAt
+	Truncate(size int64) error
+	Size() (int64, error)
+	Sync() error
+	Close() error
+}
+
+// Storage is a feed directory: named files plus the exclusive lock that
+// keeps a second process (Go or JavaScript) from opening the same feed.
+type Storage interface {
+	// Open returns the named file (key, secret_key, data, tree,
+	// signatures, bitfield), creating nothing until it is written.
+	Open(name string) (File, error)
+	// Lock takes the feed's exclusive lock; ErrLocked when it is held.
+	// Closing the returned Closer releases it.
+	Lock() (io.Closer, error)
+}
+
+// File names inside a feed directory (spec 3.1).
+const (
+	fileKey        = "key"
+	fileSecretKey  = "secret_key"
+	fileData       = "data"
+	fileTree       = "tree"
+	fileSignatures = "signatures"
+	fileBitfield   = "bitfield"
+)
+
+// readFull reads len(p) bytes at off, treating a short read as absent data.
+func readFull(f File, p []byte, off int64) (int, error) {
+	n, err := f.ReadAt(p, off)
+	if n == len(p) {
+		return n, nil
+	}
+	if err == nil || errors.Is(err, io.EOF) {
+		return n, io.ErrUnexpectedEOF
+	}
+	return n, err
+}
