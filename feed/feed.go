@@ -34,8 +34,8 @@ type Feed struct {
 
 	// Files and the lock never change after open; File is safe for
 	// concurrent use, so reading them takes no lock.
-	store                     Storage
-	lock                      io.Closer
+	store                    Storage
+	lock                     io.Closer
 	data, treeF, sigs, bitsF File
 
 	// writeMu serialises everything that writes blocks, nodes or

@@ -14,10 +14,10 @@ import (
 // blockState is what Get needs to know about a block, read under one lock.
 type blockState struct {
 	closed, has, verified, located bool
-	length                        uint64
-	offset, size                  uint64
-	changed                       <-chan struct{}
-	fetcher                       Fetcher
+	length                         uint64
+	offset, size                   uint64
+	changed                        <-chan struct{}
+	fetcher                        Fetcher
 }
 
 func (f *Feed) state(i uint64) blockState {
