@@ -109,6 +109,9 @@ func (f *Feed) Audit(ctx context.Context) (AuditResult, error) {
 		res.Bad = append(res.Bad, i)
 		f.mu.Lock()
 		f.mu.bits.SetBlock(i, false)
+		if i/64 < uint64(len(f.mu.verified)) {
+			f.mu.verified[i/64] &^= 1 << (i % 64)
+		}
 		f.notifyLocked(Event{Kind: EventClear, Start: i, End: i + 1})
 		f.mu.Unlock()
 	}

@@ -145,6 +145,9 @@ func (s *Subscription) Close() {
 
 func (s *Subscription) push(e Event) {
 	s.mu.Lock()
+	if e.Kind == EventClosed {
+		s.closed = true
+	}
 	if len(s.queue) >= subscriptionLimit {
 		s.overflow = true
 	} else {

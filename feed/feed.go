@@ -101,7 +101,10 @@ func Create(s Storage, opts Options) (*Feed, error) {
 		if err := writeAll(skF, sk, 0); err != nil {
 			return err
 		}
-		return writeAll(keyF, pub, 0)
+		if err := writeAll(keyF, pub, 0); err != nil {
+			return err
+		}
+		return syncAll(skF, keyF)
 	})
 	if err != nil {
 		return nil, err
@@ -134,8 +137,22 @@ func CreateReplica(s Storage, key ed25519.PublicKey, opts Options) (*Feed, error
 		if n, _ := keyF.Size(); n != 0 {
 			return nil // Open's key check decides
 		}
-		return writeAll(keyF, key, 0)
+		if err := writeAll(keyF, key, 0); err != nil {
+			return err
+		}
+		return syncAll(keyF)
 	})
+}
+
+// syncAll makes files durable: a new feed's keys and headers must survive
+// any crash after Create returns, whatever happens to later appends.
+func syncAll(files ...File) error {
+	for _, f := range files {
+		if err := f.Sync(); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func writeAll(f File, b []byte, off int64) error {
@@ -235,6 +252,9 @@ func (f *Feed) loadHeaders() error {
 		if size == 0 {
 			if err := writeAll(h.file, h.want, 0); err != nil {
 				return fmt.Errorf("write %s header: %w", h.name, err)
+			}
+			if err := h.file.Sync(); err != nil {
+				return fmt.Errorf("sync %s header: %w", h.name, err)
 			}
 			continue
 		}

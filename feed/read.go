@@ -114,7 +114,7 @@ func (f *Feed) readBlock(i uint64, s blockState) ([]byte, error) {
 	if s.verified {
 		return buf, nil
 	}
-	if tree.LeafHash(buf) != leaf.Hash || leaf.Size != s.size {
+	if !leafMatches(leaf, buf) {
 		f.log.Error("block fails its hash", "key", fmt.Sprintf("%x", f.key[:8]), "block", i)
 		return nil, fmt.Errorf("%w: block %d of feed %x fails its hash", ErrCorrupt, i, f.key[:8])
 	}
