@@ -164,8 +164,8 @@ func writeAll(f File, b []byte, off int64) error {
 
 // openLocked opens every file under the held lock; init, when set, writes
 // the key files of a new feed first. On error it releases the lock.
-func openLocked(s Storage, lock io.Closer, opts Options, init func(keyF, skF File) error) (f *Feed, err error) {
-	f = &Feed{store: s, lock: lock, log: opts.Logger}
+func openLocked(s Storage, lock io.Closer, opts Options, init func(keyF, skF File) error) (_ *Feed, err error) {
+	f := &Feed{store: s, lock: lock, log: opts.Logger}
 	if f.log == nil {
 		f.log = slog.New(slog.DiscardHandler)
 	}
