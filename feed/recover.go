@@ -28,11 +28,13 @@ func (f *Feed) recover() error {
 	}
 	claimed := length
 	// Files too short to hold the claimed length's roots or signature
-	// bound it from above before anything is read.
+	// bound it from above before anything is read. A sparse replica's
+	// tree file may end at its last root, which for length L lies at
+	// index 2L-k-1 (k the lowest set bit of L) and so never below L-1.
 	if size, err := f.treeF.Size(); err != nil {
 		return fmt.Errorf("stat tree: %w", err)
-	} else if nodes := uint64(max(size-headerSize, 0)) / nodeSize; length > (nodes+1)/2 {
-		length = (nodes + 1) / 2
+	} else if nodes := uint64(max(size-headerSize, 0)) / nodeSize; length > nodes {
+		length = nodes
 	}
 	if size, err := f.sigs.Size(); err != nil {
 		return fmt.Errorf("stat signatures: %w", err)

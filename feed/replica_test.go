@@ -1,0 +1,204 @@
+package feed_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/hyperfs/hyperfs/feed"
+	"github.com/hyperfs/hyperfs/tree"
+)
+
+// serve answers a request for block i the way a responder does (spec
+// 4.8.5): proof nodes chosen from the requester's digest, and the
+// signature of the length the proof ends in.
+func serve(t *testing.T, w *feed.Feed, marks *tree.NodeMarks, i, digest uint64) tree.Proof {
+	t.Helper()
+	idx, vb, ok := tree.ProofNodes(w, marks, 2*i, false, digest)
+	if !ok {
+		t.Fatalf("writer lacks block %d", i)
+	}
+	b, err := w.Get(context.Background(), i)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := tree.Proof{Block: i, Value: b, HasValue: true}
+	for _, n := range idx {
+		node, err := w.Node(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.Nodes = append(p.Nodes, node)
+	}
+	if vb > 0 {
+		sig, slot, err := w.Signature(vb/2 - 1)
+		if err != nil || slot != vb/2-1 {
+			t.Fatalf("signature for length %d: slot %d, %v", vb/2, slot, err)
+		}
+		p.Signature = sig
+	}
+	return p
+}
+
+// A replica fed proofs for random blocks stores exactly those, serves them,
+// survives a reopen, and once complete holds a data file identical to the
+// writer's (spec 3.12, 4.8.4-4.8.5).
+func TestReplicaFromProofs(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	wdir, rdir := t.TempDir(), filepath.Join(t.TempDir(), "replica")
+	w, err := feed.Create(feed.DirStorage{Dir: wdir}, feed.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	const n = 3000
+	for i := 0; i < n; {
+		k := min(1+rng.IntN(40), n-i)
+		batch := make([][]byte, k)
+		for j := range batch {
+			batch[j] = make([]byte, rng.IntN(300))
+			for x := range batch[j] {
+				batch[j][x] = byte(rng.Uint32())
+			}
+		}
+		if err := w.Append(batch...); err != nil {
+			t.Fatal(err)
+		}
+		i += k
+	}
+	r, err := feed.CreateReplica(feed.DirStorage{Dir: rdir}, w.Key(), feed.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	marks := &tree.NodeMarks{}
+	want := map[uint64]bool{}
+	for range 60 {
+		i := uint64(rng.IntN(n))
+		d := tree.Digest(r, 2*i, 2*n)
+		if err := r.Put(serve(t, w, marks, i, d)); err != nil {
+			t.Fatalf("put %d (digest %d): %v", i, d, err)
+		}
+		want[i] = true
+	}
+	if r.Length() != n || r.ByteLength() != w.ByteLength() {
+		t.Fatalf("replica length %d/%d, want %d/%d", r.Length(), r.ByteLength(), n, w.ByteLength())
+	}
+	check := func(f *feed.Feed) {
+		t.Helper()
+		for i := range uint64(n) {
+			if f.Has(i) != want[i] {
+				t.Fatalf("Has(%d) = %v, want %v", i, f.Has(i), want[i])
+			}
+			if !want[i] {
+				if _, err := f.Get(ctx, i); !errors.Is(err, feed.ErrNotAvailable) {
+					t.Fatalf("Get(%d) of an absent block = %v", i, err)
+				}
+				continue
+			}
+			got, err := f.Get(ctx, i)
+			exp, _ := w.Get(ctx, i)
+			if err != nil || !bytes.Equal(got, exp) {
+				t.Fatalf("replica block %d: %v", i, err)
+			}
+		}
+	}
+	check(r)
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if r, err = feed.Open(feed.DirStorage{Dir: rdir}, feed.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	check(r)
+	// Download the rest in order on a fresh connection (new marks).
+	marks = &tree.NodeMarks{}
+	for i := range uint64(n) {
+		if r.Has(i) {
+			continue
+		}
+		if err := r.Put(serve(t, w, marks, i, tree.Digest(r, 2*i, 2*n))); err != nil {
+			t.Fatalf("put %d: %v", i, err)
+		}
+	}
+	if got := r.Downloaded(0, n); got != n {
+		t.Fatalf("downloaded %d of %d", got, n)
+	}
+	if err := r.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	wd, _ := os.ReadFile(filepath.Join(wdir, "data"))
+	rd, _ := os.ReadFile(filepath.Join(rdir, "data"))
+	if !bytes.Equal(wd, rd) {
+		t.Fatalf("replica data differs (%d vs %d bytes)", len(rd), len(wd))
+	}
+	if a, err := r.Audit(ctx); err != nil || a.Invalid != 0 || a.Valid != n {
+		t.Fatalf("audit %+v %v", a, err)
+	}
+}
+
+// A forged proof (another key's signature, or flipped data) stores nothing.
+func TestPutRejectsForgery(t *testing.T) {
+	w, _ := feed.Create(feed.NewMemStorage(), feed.Options{})
+	evil, _ := feed.Create(feed.NewMemStorage(), feed.Options{})
+	for _, f := range []*feed.Feed{w, evil} {
+		if err := f.Append([]byte("a"), []byte("b"), []byte("c")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r, err := feed.CreateReplica(feed.NewMemStorage(), w.Key(), feed.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged := serve(t, evil, nil, 1, 0)
+	if err := r.Put(forged); !errors.Is(err, tree.ErrInvalidProof) {
+		t.Fatalf("put with another key's signature = %v", err)
+	}
+	bad := serve(t, w, nil, 1, 0)
+	bad.Value = []byte("x")
+	if err := r.Put(bad); !errors.Is(err, tree.ErrInvalidProof) {
+		t.Fatalf("put with wrong data = %v", err)
+	}
+	if r.Length() != 0 || r.Has(1) {
+		t.Fatalf("forgery stored: length %d", r.Length())
+	}
+	// A writer refuses a proof of a longer history than its own.
+	if err := w.Put(serve(t, w, nil, 2, 0)); err != nil {
+		t.Fatalf("writer re-put of its own block: %v", err)
+	}
+}
+
+// Get on a replica asks the Fetcher and returns when the block arrives.
+type fetchFunc func(f *feed.Feed, i uint64)
+
+func (fn fetchFunc) Want(f *feed.Feed, i uint64) { fn(f, i) }
+
+func TestGetWaitsForFetch(t *testing.T) {
+	w, _ := feed.Create(feed.NewMemStorage(), feed.Options{})
+	if err := w.Append([]byte("zero"), []byte("one")); err != nil {
+		t.Fatal(err)
+	}
+	r, _ := feed.CreateReplica(feed.NewMemStorage(), w.Key(), feed.Options{})
+	r.SetFetcher(fetchFunc(func(f *feed.Feed, i uint64) {
+		p := serve(t, w, nil, i, 0)
+		go func() { _ = f.Put(p) }()
+	}))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	got, err := r.Get(ctx, 1)
+	if err != nil || string(got) != "one" {
+		t.Fatalf("Get = %q, %v", got, err)
+	}
+	r.SetFetcher(fetchFunc(func(*feed.Feed, uint64) {}))
+	short, cancel2 := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel2()
+	if _, err := r.Get(short, 0); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Get with an unanswered fetch = %v", err)
+	}
+}
