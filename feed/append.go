@@ -126,14 +126,14 @@ func grow(roots, leaves []tree.Node) (nodes, newRoots []tree.Node) {
 // are not complete yet, as JavaScript writes them; completed parents left
 // of that range are written one by one.
 func (f *Feed) writeBatch(length, byteLength uint64, blocks [][]byte, total int, nodes []tree.Node, sig []byte) error {
-	if total > 0 {
-		buf := make([]byte, 0, total)
-		for _, b := range blocks {
-			buf = append(buf, b...)
-		}
-		if err := writeAll(f.data, buf, int64(byteLength)); err != nil {
-			return fmt.Errorf("write data: %w", err)
-		}
+	// Written even when empty: JavaScript creates the data file on the
+	// first append, and its audit fails every block of a feed without one.
+	buf := make([]byte, 0, total)
+	for _, b := range blocks {
+		buf = append(buf, b...)
+	}
+	if err := writeAll(f.data, buf, int64(byteLength)); err != nil {
+		return fmt.Errorf("write data: %w", err)
 	}
 	first := 2 * length
 	span := make([]byte, (2*uint64(len(blocks))-1)*nodeSize)

@@ -92,7 +92,7 @@ func (f *Feed) completeParents(batch map[uint64]tree.Node) error {
 }
 
 func (f *Feed) writeVerified(p tree.Proof, v *tree.Verified, batch map[uint64]tree.Node, storeData bool) error {
-	if storeData && len(p.Value) > 0 {
+	if storeData { // even when empty, so the data file exists (see writeBatch)
 		off, err := f.offsetWith(p.Block, batch)
 		if err != nil {
 			return err

@@ -8,7 +8,8 @@ import (
 // File is one file of a feed directory. Implementations are safe for
 // concurrent use; ReadAt and WriteAt follow io.ReaderAt and io.WriterAt.
 // A file that was never written does not exist: Size reports 0 and ReadAt
-// io.EOF, and the first WriteAt creates it, as JavaScript's storage does.
+// io.EOF, and the first WriteAt creates it (even a WriteAt of no bytes),
+// as JavaScript's storage does.
 type File interface {
 	io.ReaderAt
 	io.WriterAt
