@@ -1,0 +1,52 @@
+package main
+
+import "fmt"
+
+// usage is the text of `hyperfs -h`; README.md quotes it (TestREADMEUsage).
+const usage = `hyperfs keeps hypercore 9 feeds.
+
+Usage:
+  hyperfs [--home DIR] COMMAND [ARGS]
+
+Commands:
+  create NAME                      create a writable feed, print its key
+  append FEED [FILE...]            append FILEs (or stdin): a block per 64 KiB,
+         [--block-size N|--lines]  per N bytes, or per line
+  cat FEED [--start I] [--end J]   write blocks I..J-1 to stdout
+  get FEED INDEX                   write one block to stdout
+  info FEED [--json]               show a feed's key, length and size
+  list [--json]                    list the feeds in the home
+  audit FEED                       re-hash every block; exit 1 if any is invalid
+  import DIR [--name NAME]         copy a hypercore 9 directory into the home
+  version                          print the version
+  help [COMMAND]                   show this help, or a command's
+
+FEED is a name, a 64-hex-digit key, or a path containing '/' to a
+hypercore 9 directory. Flags may follow the arguments; every command
+also takes --home DIR.
+
+The home is --home DIR, else $HYPERFS_HOME, else $XDG_DATA_HOME/hyperfs,
+else ~/.local/share/hyperfs. Feeds live in HOME/feeds/KEY, names in
+HOME/names.json.
+
+Exit status: 0 success, 1 failure (or invalid blocks found by audit),
+2 usage error.
+`
+
+func runHelp(c *cli, cmd *command, args []string) error {
+	fs := c.flags(cmd)
+	pos, err := c.parse(cmd, fs, args, 0, 1)
+	if err != nil {
+		return err
+	}
+	if len(pos) == 0 {
+		fmt.Fprint(c.stdout, usage)
+		return nil
+	}
+	target := lookup(pos[0])
+	if target == nil {
+		return usagef(cmd, "help: unknown command %q", pos[0])
+	}
+	// Running the command with -h prints its flags.
+	return target.run(c, target, []string{"-h"})
+}

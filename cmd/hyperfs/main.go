@@ -1,0 +1,158 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+)
+
+// command is one subcommand: its synopsis for the help text and its run
+// function, which gets the arguments after the subcommand name.
+type command struct {
+	name    string
+	args    string // synopsis after the name
+	summary string
+	run     func(c *cli, cmd *command, args []string) error
+}
+
+// commands in the order the usage text lists them.
+var commands []*command
+
+func init() {
+	commands = []*command{
+		{"create", "NAME", "create a writable feed, print its key", runCreate},
+		{"append", "FEED [FILE...] [--block-size N | --lines]", "append FILEs (or stdin) as blocks", runAppend},
+		{"cat", "FEED [--start I] [--end J]", "write blocks I..J-1 to stdout", runCat},
+		{"get", "FEED INDEX", "write one block to stdout", runGet},
+		{"info", "FEED [--json]", "show a feed's key, length and size", runInfo},
+		{"list", "[--json]", "list the feeds in the home", runList},
+		{"audit", "FEED", "re-hash every block; exit 1 if any is invalid", runAudit},
+		{"import", "DIR [--name NAME]", "copy a hypercore 9 directory into the home", runImport},
+		{"version", "", "print the version", runVersion},
+		{"help", "[COMMAND]", "show this help, or a command's", runHelp},
+	}
+}
+
+// cli is what every command sees: the streams and the --home flag.
+type cli struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	homeFlag       string // --home, global or per command; "" if unset
+}
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+// run parses the global flags, dispatches to the subcommand and turns its
+// error into a message and an exit code.
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	c := &cli{stdin: stdin, stdout: stdout, stderr: stderr}
+	err := c.dispatch(args)
+	if err != nil && !errors.Is(err, errHelp) {
+		if msg := err.Error(); msg != "" {
+			fmt.Fprintf(stderr, "hyperfs: %s\n", msg)
+		}
+		var ue *usageError
+		if errors.As(err, &ue) {
+			if ue.cmd != nil {
+				fmt.Fprintf(stderr, "usage: hyperfs %s\nRun 'hyperfs help %s' for details.\n", synopsis(ue.cmd), ue.cmd.name)
+			} else {
+				fmt.Fprint(stderr, usage)
+			}
+		}
+	}
+	return exitCode(err)
+}
+
+func (c *cli) dispatch(args []string) error {
+	fs := flag.NewFlagSet("hyperfs", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.StringVar(&c.homeFlag, "home", "", "")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprint(c.stdout, usage)
+			return errHelp
+		}
+		return usagef(nil, "%v", err)
+	}
+	if fs.NArg() == 0 {
+		return usagef(nil, "no command given")
+	}
+	cmd := lookup(fs.Arg(0))
+	if cmd == nil {
+		return usagef(nil, "unknown command %q", fs.Arg(0))
+	}
+	return cmd.run(c, cmd, fs.Args()[1:])
+}
+
+func lookup(name string) *command {
+	for _, cmd := range commands {
+		if cmd.name == name {
+			return cmd
+		}
+	}
+	return nil
+}
+
+func synopsis(cmd *command) string {
+	if cmd.args == "" {
+		return cmd.name
+	}
+	return cmd.name + " " + cmd.args
+}
+
+// flags returns a FlagSet for cmd that also accepts --home.
+func (c *cli) flags(cmd *command) *flag.FlagSet {
+	fs := flag.NewFlagSet(cmd.name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.StringVar(&c.homeFlag, "home", c.homeFlag, "use `DIR` as the home")
+	return fs
+}
+
+// parse parses flags and positional arguments in any order and checks
+// that there are between lo and hi positionals (hi < 0: no limit). A
+// "--" ends the flags.
+func (c *cli) parse(cmd *command, fs *flag.FlagSet, args []string, lo, hi int) ([]string, error) {
+	var pos []string
+	for len(args) > 0 {
+		if args[0] == "--" {
+			pos = append(pos, args[1:]...)
+			break
+		}
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				c.commandHelp(cmd, fs)
+				return nil, errHelp
+			}
+			return nil, usagef(cmd, "%s: %v", cmd.name, err)
+		}
+		rest := fs.Args()
+		if n := len(args) - len(rest); n > 0 && args[n-1] == "--" {
+			pos = append(pos, rest...)
+			break
+		}
+		if len(rest) == 0 {
+			break
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
+	}
+	switch {
+	case len(pos) < lo:
+		return nil, usagef(cmd, "%s: missing arguments", cmd.name)
+	case hi >= 0 && len(pos) > hi:
+		return nil, usagef(cmd, "%s: too many arguments", cmd.name)
+	}
+	return pos, nil
+}
+
+// commandHelp prints cmd's synopsis and flags to stdout.
+func (c *cli) commandHelp(cmd *command, fs *flag.FlagSet) {
+	fmt.Fprintf(c.stdout, "usage: hyperfs %s\n\n%s.\n\nFlags:\n", synopsis(cmd), cmd.summary)
+	fs.SetOutput(c.stdout)
+	fs.PrintDefaults()
+	fs.SetOutput(io.Discard)
+}
