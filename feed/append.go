@@ -10,7 +10,11 @@ import (
 
 // parallelHashBytes is the batch size above which leaf hashes are computed
 // on several cores; below it goroutine start-up costs more than it saves.
-const parallelHashBytes = 1 << 20
+const parallelHashBytes = 64 << 10
+
+// overlapWriteBytes is the batch size above which the data write runs on
+// its own goroutine while the leaves are hashed.
+const overlapWriteBytes = 32 << 10
 
 // Append adds blocks to a writable feed as one batch with one signature,
 // laid out exactly as JavaScript hypercore 9 lays it out (spec 3.8). The
@@ -41,10 +45,26 @@ func (f *Feed) Append(blocks ...[]byte) error {
 		return ErrClosed
 	}
 
+	// The data write needs no hash, so for a large batch it runs beside
+	// the hashing; tree and signature records follow once both are done.
+	// Written even when empty: JavaScript creates the data file on the
+	// first append, and its audit fails every block of a feed without one.
+	var dataErr error
+	var wg sync.WaitGroup
+	writeData := func() { dataErr = writeBlocks(f.data, blocks, int64(byteLength)) }
+	if total >= overlapWriteBytes {
+		wg.Go(writeData)
+	} else {
+		writeData()
+	}
 	leaves := hashLeaves(length, blocks, total)
 	nodes, roots := grow(roots, leaves)
 	sig := tree.Sign(f.secretKey, roots, length+uint64(len(blocks)))
-	if err := f.writeBatch(length, byteLength, blocks, total, nodes, sig); err != nil {
+	wg.Wait()
+	if dataErr != nil {
+		return fmt.Errorf("append to feed %x at block %d: write data: %w", f.key[:8], length, dataErr)
+	}
+	if err := f.writeTree(length, len(blocks), nodes, sig); err != nil {
 		return fmt.Errorf("append to feed %x at block %d: %w", f.key[:8], length, err)
 	}
 
@@ -121,22 +141,13 @@ func grow(roots, leaves []tree.Node) (nodes, newRoots []tree.Node) {
 	return nodes, roots
 }
 
-// writeBatch writes a batch's bytes, tree records and signature. Tree
-// records in [2L, 2L+2n-1) go out as one write with zeros for parents that
-// are not complete yet, as JavaScript writes them; completed parents left
-// of that range are written one by one.
-func (f *Feed) writeBatch(length, byteLength uint64, blocks [][]byte, total int, nodes []tree.Node, sig []byte) error {
-	// Written even when empty: JavaScript creates the data file on the
-	// first append, and its audit fails every block of a feed without one.
-	buf := make([]byte, 0, total)
-	for _, b := range blocks {
-		buf = append(buf, b...)
-	}
-	if err := writeAll(f.data, buf, int64(byteLength)); err != nil {
-		return fmt.Errorf("write data: %w", err)
-	}
+// writeTree writes a batch's tree records and signature. Records in
+// [2L, 2L+2n-1) go out as one write with zeros for parents that are not
+// complete yet, as JavaScript writes them; completed parents left of that
+// range are written one by one.
+func (f *Feed) writeTree(length uint64, count int, nodes []tree.Node, sig []byte) error {
 	first := 2 * length
-	span := make([]byte, (2*uint64(len(blocks))-1)*nodeSize)
+	span := make([]byte, (2*uint64(count)-1)*nodeSize)
 	for _, n := range nodes {
 		if n.Index >= first {
 			encodeNode(span[(n.Index-first)*nodeSize:], n)
@@ -151,7 +162,7 @@ func (f *Feed) writeBatch(length, byteLength uint64, blocks [][]byte, total int,
 	if err := writeAll(f.treeF, span, nodeOffset(first)); err != nil {
 		return fmt.Errorf("write tree nodes from %d: %w", first, err)
 	}
-	slot := length + uint64(len(blocks)) - 1
+	slot := length + uint64(count) - 1
 	if err := writeAll(f.sigs, sig, signatureOffset(slot)); err != nil {
 		return fmt.Errorf("write signature %d: %w", slot, err)
 	}

@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 
 	"github.com/hyperfs/hyperfs/tree"
 )
@@ -45,6 +46,17 @@ type Feed struct {
 	// syncMu serialises Sync, which holds it across fsyncs and the
 	// bitfield write, and never while taking writeMu.
 	syncMu sync.Mutex
+
+	// nextRead is the block after the last one Get returned; a Get of
+	// exactly that block is a sequential read (see verifyAhead).
+	nextRead atomic.Uint64
+	// ahead holds the blocks of the last window verifyAhead read; the
+	// mutex guards first and blocks, which are replaced, never changed.
+	ahead struct {
+		sync.Mutex
+		first  uint64
+		blocks [][]byte
+	}
 
 	mu struct {
 		sync.RWMutex

@@ -87,6 +87,16 @@ func (f *Feed) Head(ctx context.Context) ([]byte, error) {
 
 // readBlock reads a stored block, hashing it the first time it is read.
 func (f *Feed) readBlock(i uint64, s blockState) ([]byte, error) {
+	inOrder := f.nextRead.Swap(i+1) == i
+	if inOrder && s.located {
+		if s.verified {
+			if b, ok := f.fromAhead(i); ok {
+				return b, nil
+			}
+		} else if b, ok, err := f.verifyAhead(i); ok {
+			return b, err
+		}
+	}
 	var leaf tree.Node
 	if !s.located || !s.verified {
 		var err error

@@ -19,6 +19,30 @@ type File interface {
 	Close() error
 }
 
+// VectorWriter is implemented by Files that write several buffers back to
+// back in one call (pwritev), sparing Append a copy of every batch.
+type VectorWriter interface {
+	WriteVAt(bufs [][]byte, off int64) error
+}
+
+// writeBlocks writes bufs back to back from off, creating the file even
+// when there is nothing to write.
+func writeBlocks(f File, bufs [][]byte, off int64) error {
+	if vw, ok := f.(VectorWriter); ok {
+		return vw.WriteVAt(bufs, off)
+	}
+	var total int
+	for _, b := range bufs {
+		total += len(b)
+	}
+	joined := make([]byte, 0, total)
+	for _, b := range bufs {
+		joined = append(joined, b...)
+	}
+	_, err := f.WriteAt(joined, off)
+	return err
+}
+
 // Storage is a feed directory: named files plus the exclusive lock that
 // keeps a second process (Go or JavaScript) from opening the same feed.
 type Storage interface {

@@ -3,6 +3,8 @@ package tree
 import (
 	"crypto/ed25519"
 	"encoding/binary"
+	"hash"
+	"sync"
 
 	"golang.org/x/crypto/blake2b"
 )
@@ -29,13 +31,22 @@ func LeafHash(data []byte) [32]byte {
 	var hdr [9]byte
 	hdr[0] = tagLeaf
 	binary.BigEndian.PutUint64(hdr[1:], uint64(len(data)))
-	h, _ := blake2b.New256(nil)
+	h := leafHashers.Get().(hash.Hash)
+	h.Reset()
 	h.Write(hdr[:])
 	h.Write(data)
 	var out [32]byte
 	h.Sum(out[:0])
+	leafHashers.Put(h)
 	return out
 }
+
+// leafHashers spares every leaf hash an allocation: appends hash many
+// small blocks, and reads hash each block the first time it is read.
+var leafHashers = sync.Pool{New: func() any {
+	h, _ := blake2b.New256(nil) // fails only for a key over 64 bytes
+	return h
+}}
 
 // Leaf returns the leaf node of block i holding data.
 func Leaf(block uint64, data []byte) Node {

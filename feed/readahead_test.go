@@ -1,0 +1,76 @@
+package feed_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/hyperfs/hyperfs/feed"
+)
+
+// Reading in order verifies windows of blocks at once (readahead.go): a
+// corrupt block inside a window is still ErrCorrupt every time it is read,
+// its neighbours still read back, and a block cleared after its window was
+// verified is not served from the window.
+func TestSequentialReadsVerifyEveryBlock(t *testing.T) {
+	dir := t.TempDir()
+	w, err := feed.Create(feed.DirStorage{Dir: dir}, feed.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 300
+	blocks := make([][]byte, n)
+	for i := range blocks {
+		blocks[i] = bytes.Repeat([]byte{byte(i), byte(i >> 8)}, 1+i%50)
+	}
+	if err := w.Append(blocks...); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	const bad = 70
+	var off int
+	for _, b := range blocks[:bad] {
+		off += len(b)
+	}
+	path := filepath.Join(dir, "data")
+	data, _ := os.ReadFile(path)
+	data[off+1] ^= 0x01
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := openDir(t, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for pass := range 2 {
+		for i := range uint64(n) {
+			got, err := f.Get(ctx, i)
+			if i == bad {
+				if !errors.Is(err, feed.ErrCorrupt) {
+					t.Fatalf("pass %d: Get(%d) = %v, want ErrCorrupt", pass, i, err)
+				}
+				continue
+			}
+			if err != nil || !bytes.Equal(got, blocks[i]) {
+				t.Fatalf("pass %d: Get(%d) = %v", pass, i, err)
+			}
+		}
+	}
+	// Block 1 sits in the window that Get(0) verified; once cleared it
+	// is gone, however the reads go.
+	if _, err := f.Get(ctx, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Clear(1, 2); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Get(ctx, 1); !errors.Is(err, feed.ErrNotAvailable) {
+		t.Fatalf("Get of a cleared block = %v", err)
+	}
+}
