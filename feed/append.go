@@ -5,6 +5,7 @@ import (
 	"runtime"
 	"sync"
 
+	"github.com/hyperfs/hyperfs/index"
 	"github.com/hyperfs/hyperfs/tree"
 )
 
@@ -70,14 +71,14 @@ func (f *Feed) Append(blocks ...[]byte) error {
 
 	n := uint64(len(blocks))
 	f.mu.Lock()
-	defer f.mu.Unlock()
 	bits := f.mu.bits
 	var scratch []uint64
 	for _, nd := range nodes {
 		scratch = bits.SetNode(nd.Index, scratch[:0])
 	}
 	end := byteLength
-	contiguous := uint64(len(f.mu.ends)) == length
+	// With an index the offsets live there, not in memory.
+	contiguous := uint64(len(f.mu.ends)) == length && f.index() == nil
 	for i, l := range leaves {
 		bits.SetBlock(length+uint64(i), true)
 		end += l.Size
@@ -85,14 +86,22 @@ func (f *Feed) Append(blocks ...[]byte) error {
 			f.mu.ends = append(f.mu.ends, end)
 		}
 	}
-	if contiguous {
-		f.growVerifiedLocked(length, length+n)
-	}
+	f.growVerifiedLocked(length, length+n)
 	f.mu.length = length + n
 	f.mu.byteLength = end
 	f.mu.roots = roots
 	f.mu.unsynced = true
 	f.notifyLocked(Event{Kind: EventAppend, Start: length, End: length + n})
+	f.mu.Unlock()
+	if f.index() != nil {
+		spans := make([]index.BlockSpan, len(leaves))
+		end := byteLength
+		for i, l := range leaves {
+			spans[i] = index.BlockSpan{Index: length + uint64(i), Start: end, End: end + l.Size}
+			end += l.Size
+		}
+		f.indexed(spans, nodes)
+	}
 	return nil
 }
 

@@ -23,6 +23,9 @@ type Options struct {
 	SecretKey ed25519.PrivateKey
 	// Logger receives recovery and corruption notes; nil discards them.
 	Logger *slog.Logger
+	// Index, when set, holds the feed's offsets instead of memory, so
+	// Open reads no more of the tree than the roots (see Index).
+	Index Index
 }
 
 // Feed is one hypercore 9 feed on a Storage. All methods are safe for
@@ -46,6 +49,10 @@ type Feed struct {
 	// syncMu serialises Sync, which holds it across fsyncs and the
 	// bitfield write, and never while taking writeMu.
 	syncMu sync.Mutex
+
+	// idx is the external offset index, nil without one or after it
+	// failed (the feed then falls back to its tree file).
+	idx atomic.Pointer[Index]
 
 	// nextRead is the block after the last one Get returned; a Get of
 	// exactly that block is a sequential read (see verifyAhead).
@@ -178,6 +185,9 @@ func writeAll(f File, b []byte, off int64) error {
 // the key files of a new feed first. On error it releases the lock.
 func openLocked(s Storage, lock io.Closer, opts Options, init func(keyF, skF File) error) (_ *Feed, err error) {
 	f := &Feed{store: s, lock: lock, log: opts.Logger}
+	if opts.Index != nil {
+		f.idx.Store(&opts.Index)
+	}
 	if f.log == nil {
 		f.log = slog.New(slog.DiscardHandler)
 	}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/hyperfs/hyperfs/index"
 	"github.com/hyperfs/hyperfs/tree"
 )
 
@@ -46,6 +47,17 @@ func (f *Feed) Put(p tree.Proof) error {
 		return fmt.Errorf("put block %d into feed %x: %w", p.Block, f.key[:8], err)
 	}
 	f.publishPut(p.Block, v, batch, storeData)
+	if f.index() != nil {
+		nodes := make([]tree.Node, 0, len(batch))
+		for _, n := range batch {
+			nodes = append(nodes, n)
+		}
+		var spans []index.BlockSpan
+		if off, err := f.offsetWith(p.Block, batch); err == nil {
+			spans = []index.BlockSpan{{Index: p.Block, Start: off, End: off + v.Leaf.Size}}
+		}
+		f.indexed(spans, nodes)
+	}
 	return nil
 }
 
@@ -155,12 +167,12 @@ func (f *Feed) publishPut(block uint64, v *tree.Verified, batch map[uint64]tree.
 		f.mu.roots = v.Roots
 		f.mu.byteLength = sumSizes(v.Roots)
 	}
-	f.extendEndsLocked(batch)
+	if f.index() == nil {
+		f.extendEndsLocked(batch)
+	}
 	if storeData {
 		bits.SetBlock(block, true)
-		if block < uint64(len(f.mu.ends)) {
-			f.growVerifiedLocked(block, block+1)
-		}
+		f.growVerifiedLocked(block, block+1)
 	}
 	f.mu.unsynced = true
 	if v.Length > old {

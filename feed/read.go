@@ -30,11 +30,22 @@ func (f *Feed) state(i uint64) blockState {
 		fetcher: f.mu.fetcher,
 	}
 	s.has = i < s.length && f.mu.bits.HasBlock(i)
+	s.verified = f.isVerifiedLocked(i)
 	if s.has && i < uint64(len(f.mu.ends)) {
 		s.located = true
 		s.offset = f.offsetLocked(i)
 		s.size = f.mu.ends[i] - s.offset
-		s.verified = f.isVerifiedLocked(i)
+	}
+	return s
+}
+
+// stateOf is state with the offset from the index when memory lacks it.
+func (f *Feed) stateOf(i uint64) blockState {
+	s := f.state(i)
+	if s.has && !s.located {
+		if start, end, ok := f.locate(i); ok {
+			s.located, s.offset, s.size = true, start, end-start
+		}
 	}
 	return s
 }
@@ -53,7 +64,7 @@ func (f *Feed) offsetLocked(i uint64) uint64 {
 func (f *Feed) Get(ctx context.Context, i uint64) ([]byte, error) {
 	asked := false
 	for {
-		s := f.state(i)
+		s := f.stateOf(i)
 		switch {
 		case s.closed:
 			return nil, ErrClosed
@@ -165,6 +176,9 @@ func (f *Feed) BlockRange(i uint64) (offset, size uint64, err error) {
 	if i >= length {
 		return 0, 0, fmt.Errorf("block %d of %d: %w", i, length, ErrOutOfRange)
 	}
+	if start, end, ok := f.locate(i); ok {
+		return start, end - start, nil
+	}
 	leaf, err := f.readNode(2 * i)
 	if err != nil {
 		return 0, 0, fmt.Errorf("locate block %d: %w", i, err)
@@ -195,6 +209,14 @@ func (f *Feed) Seek(off uint64) (index, inBlock uint64, err error) {
 		return length, 0, nil
 	case off > byteLength:
 		return 0, 0, fmt.Errorf("seek to byte %d of %d: %w", off, byteLength, ErrOutOfRange)
+	}
+	if idx := f.index(); idx != nil {
+		i, start, _, ok, err := idx.BlockAt(off)
+		if err != nil {
+			f.dropIndex("seek", err)
+		} else if ok {
+			return i, off - start, nil
+		}
 	}
 	return f.seekTree(roots, off)
 }

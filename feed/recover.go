@@ -58,6 +58,14 @@ func (f *Feed) recover() error {
 	f.mu.length = length
 	f.mu.roots = roots
 	f.mu.byteLength = sumSizes(roots)
+	if f.index() != nil {
+		if err := f.syncIndex(); err == nil {
+			f.mu.verified = make([]uint64, (length+63)/64)
+			return f.trimData()
+		} else {
+			f.dropIndex("bring the index up to date", err)
+		}
+	}
 	return f.loadEnds()
 }
 
@@ -161,14 +169,31 @@ func (f *Feed) trimData() error {
 	}
 	bits := f.mu.bits
 	ends := f.mu.ends
-	for i := len(ends) - 1; i >= 0 && ends[i] > uint64(size); i-- {
-		if bits.HasBlock(uint64(i)) {
+	missing := func(i uint64) {
+		if bits.HasBlock(i) {
 			f.log.Warn("block missing from the data file", "key", fmt.Sprintf("%x", f.key[:8]), "block", i)
-			bits.SetBlock(uint64(i), false)
+			bits.SetBlock(i, false)
 			f.mu.unsynced = true
 		}
 	}
-	complete := uint64(len(ends)) == f.mu.length && bits.CountBlocks(0, f.mu.length) == f.mu.length
+	for i := len(ends) - 1; i >= 0 && ends[i] > uint64(size); i-- {
+		missing(uint64(i))
+	}
+	known := uint64(len(ends)) == f.mu.length
+	if idx := f.index(); idx != nil {
+		// Offsets are in the index: find the first block past the file.
+		known = true
+		if uint64(size) < f.mu.byteLength {
+			first, _, err := f.seekTree(f.mu.roots, uint64(size))
+			if err != nil {
+				return fmt.Errorf("check data file: %w", err)
+			}
+			for i := first; i < f.mu.length; i++ {
+				missing(i)
+			}
+		}
+	}
+	complete := known && bits.CountBlocks(0, f.mu.length) == f.mu.length
 	if complete && uint64(size) > f.mu.byteLength {
 		f.log.Info("cutting unverified bytes off the data file", "key", fmt.Sprintf("%x", f.key[:8]), "size", size, "byteLength", f.mu.byteLength)
 		if err := f.data.Truncate(int64(f.mu.byteLength)); err != nil {

@@ -1,0 +1,125 @@
+package index
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
+)
+
+// DefaultCacheSize is the block cache of an index when Options leave it 0:
+// enough for the hot offsets and nodes of many feeds, small beside a mount.
+const DefaultCacheSize = 64 << 20
+
+// Table tags, the first byte of every key (see the package doc).
+const (
+	tagName   = 'n'
+	tagFeed   = 'f'
+	tagState  = 's'
+	tagBlock  = 'b'
+	tagOffset = 'o'
+	tagNode   = 't'
+)
+
+// ErrReadOnly reports an index that was opened read-only, or that fell
+// back to read-only because its disk refused writes.
+var ErrReadOnly = errors.New("index: read-only")
+
+// Options configure Open.
+type Options struct {
+	// CacheSize is Pebble's block cache in bytes; 0 means DefaultCacheSize.
+	CacheSize int64
+	// FS replaces the OS file system (tests use vfs.NewCrashableMem).
+	FS vfs.FS
+	// ReadOnly opens without writing anything.
+	ReadOnly bool
+	// Logger receives Pebble's messages and the index's own; nil discards.
+	Logger *slog.Logger
+}
+
+// DB is one home's index.
+type DB struct {
+	db       *pebble.DB
+	log      *slog.Logger
+	readOnly bool
+}
+
+// Open opens or creates the index in dir.
+func Open(dir string, opts Options) (*DB, error) {
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	size := opts.CacheSize
+	if size <= 0 {
+		size = DefaultCacheSize
+	}
+	cache := pebble.NewCache(size)
+	defer cache.Unref() // the DB holds its own reference
+	po := &pebble.Options{
+		Cache:    cache,
+		FS:       opts.FS,
+		ReadOnly: opts.ReadOnly,
+		Logger:   pebbleLogger{log},
+	}
+	db, err := pebble.Open(dir, po)
+	if err != nil {
+		return nil, fmt.Errorf("open index %s: %w", dir, err)
+	}
+	return &DB{db: db, log: log, readOnly: opts.ReadOnly}, nil
+}
+
+// Close closes the database.
+func (d *DB) Close() error {
+	if err := d.db.Close(); err != nil {
+		return fmt.Errorf("close index: %w", err)
+	}
+	return nil
+}
+
+// pebbleLogger sends Pebble's messages to slog. Pebble calls Fatalf only
+// for broken internal invariants, after which it cannot go on; like its
+// default logger, this one exits.
+type pebbleLogger struct{ log *slog.Logger }
+
+func (l pebbleLogger) Infof(format string, args ...any) {
+	l.log.Debug("pebble: " + fmt.Sprintf(format, args...))
+}
+
+func (l pebbleLogger) Errorf(format string, args ...any) {
+	l.log.Warn("pebble: " + fmt.Sprintf(format, args...))
+}
+
+func (l pebbleLogger) Fatalf(format string, args ...any) {
+	l.log.Error("pebble: " + fmt.Sprintf(format, args...))
+	os.Exit(70) // EX_SOFTWARE
+}
+
+// key builds a key from a tag and parts.
+func key(tag byte, parts ...[]byte) []byte {
+	n := 1
+	for _, p := range parts {
+		n += len(p)
+	}
+	k := make([]byte, 1, n)
+	k[0] = tag
+	for _, p := range parts {
+		k = append(k, p...)
+	}
+	return k
+}
+
+// prefixEnd returns the first key after every key starting with p.
+func prefixEnd(p []byte) []byte {
+	end := append([]byte(nil), p...)
+	for i := len(end) - 1; i >= 0; i-- {
+		end[i]++
+		if end[i] != 0 {
+			return end[:i+1]
+		}
+	}
+	return nil // p is all 0xff: no upper bound
+}

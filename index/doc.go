@@ -1,0 +1,42 @@
+// Package index is the Pebble database of a home (HOME/index/) that spares
+// hyperfs from walking merkle trees on disk and scanning directories: the
+// feed registry, and per feed the byte offsets of its blocks and a cache of
+// its tree nodes.
+//
+// # Everything here is derived
+//
+// The hypercore 9 files of each feed stay the source of truth. Deleting
+// HOME/index loses nothing: the registry is rebuilt from the feed
+// directories (names are also kept in each feed directory, see Registry),
+// and a feed's offsets and nodes are rebuilt from its tree file the next
+// time it is opened. Each feed's entries carry the length and root hash
+// they were built for; an index that disagrees with the feed on open (a
+// crash between the feed's commit and the index's, or JavaScript hypercore
+// having appended behind our back) is dropped and rebuilt, never trusted.
+// Writes go out as one Pebble batch per append batch or verified download,
+// without sync: Pebble's WAL orders them, and a lost tail is caught by the
+// check on open.
+//
+// # Keys
+//
+// Every key starts with a one-byte table tag; integers are big-endian so
+// that byte order is numeric order.
+//
+//	'n' name                      -> key (32 bytes)           registry: names
+//	'f' key                       -> feed record (JSON)       registry: feeds
+//	's' key                       -> state: length, byte length, root hash
+//	'b' key block                 -> start, end (2 x uint64)  offsets by block
+//	'o' key end block             -> start (uint64)           blocks by end offset
+//	't' key node                  -> hash (32), size (uint64) tree nodes
+//
+// The 'o' table orders the known blocks of a feed by end offset, block
+// index breaking ties between empty blocks, so the block holding byte x is
+// the first entry at or after (x+1, 0): one SeekGE. The 'b' table answers
+// a block's offset and size with one Get.
+//
+// # Concurrency
+//
+// DB is safe for concurrent use; Pebble serialises its own writes. A Feed
+// handle (see FeedIndex) is used by one feed, whose engine already orders
+// its updates.
+package index

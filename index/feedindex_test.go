@@ -1,0 +1,216 @@
+package index_test
+
+import (
+	"math/rand/v2"
+	"testing"
+
+	"github.com/cockroachdb/pebble/v2/vfs"
+
+	"github.com/hyperfs/hyperfs/feed"
+	"github.com/hyperfs/hyperfs/index"
+)
+
+var _ feed.Index = (*index.FeedIndex)(nil)
+
+// randomFeed appends n blocks in random batches to f, with runs of empty
+// blocks, and returns the blocks' sizes.
+func randomFeed(t testing.TB, f *feed.Feed, rng *rand.Rand, n int) []int {
+	t.Helper()
+	var sizes []int
+	for len(sizes) < n {
+		batch := make([][]byte, min(1+rng.IntN(64), n-len(sizes)))
+		for i := range batch {
+			size := rng.IntN(200)
+			if rng.IntN(4) == 0 {
+				size = 0 // runs of empty blocks
+			}
+			batch[i] = make([]byte, size)
+			sizes = append(sizes, size)
+		}
+		if err := f.Append(batch...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return sizes
+}
+
+func openIndex(t testing.TB, fs vfs.FS) *index.DB {
+	t.Helper()
+	db, err := index.Open("index", index.Options{FS: fs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return db
+}
+
+func withIndex(t testing.TB, s feed.Storage, db *index.DB, key []byte) (*feed.Feed, *index.FeedIndex) {
+	t.Helper()
+	fi, err := db.Feed(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := feed.Open(s, feed.Options{Index: fi})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f, fi
+}
+
+// checkAgainst compares the index's answers with the sizes appended: every
+// block's range, and seeks to random offsets plus 0, the byte length and
+// every block start (which covers offsets inside runs of empty blocks).
+func checkAgainst(t *testing.T, f *feed.Feed, fi *index.FeedIndex, sizes []int, rng *rand.Rand) {
+	t.Helper()
+	starts := make([]uint64, len(sizes)+1)
+	for i, s := range sizes {
+		starts[i+1] = starts[i] + uint64(s)
+	}
+	total := starts[len(sizes)]
+	if f.ByteLength() != total {
+		t.Fatalf("byte length %d, want %d", f.ByteLength(), total)
+	}
+	for i := range sizes {
+		start, end, ok, err := fi.Block(uint64(i))
+		if err != nil || !ok || start != starts[i] || end != starts[i+1] {
+			t.Fatalf("Block(%d) = %d, %d, %v, %v; want %d, %d", i, start, end, ok, err, starts[i], starts[i+1])
+		}
+	}
+	// want returns the block holding byte off: the last block whose start
+	// is at or before off and which is not empty.
+	want := func(off uint64) (uint64, uint64) {
+		i := len(sizes) - 1
+		for starts[i] > off || sizes[i] == 0 {
+			i--
+		}
+		return uint64(i), off - starts[i]
+	}
+	offs := []uint64{0, total}
+	for range 3000 {
+		offs = append(offs, rng.Uint64N(total+1))
+	}
+	offs = append(offs, starts...)
+	for _, off := range offs {
+		i, in, err := f.Seek(off)
+		if off == total {
+			if err != nil || i != uint64(len(sizes)) || in != 0 {
+				t.Fatalf("Seek(byte length %d) = %d, %d, %v", off, i, in, err)
+			}
+			if _, _, _, ok, _ := fi.BlockAt(off); ok {
+				t.Fatalf("BlockAt(byte length) found a block")
+			}
+			continue
+		}
+		wi, win := want(off)
+		if err != nil || i != wi || in != win {
+			t.Fatalf("Seek(%d) = %d, %d, %v; want %d, %d", off, i, in, err, wi, win)
+		}
+		bi, bs, be, ok, err := fi.BlockAt(off)
+		if err != nil || !ok || bi != wi || bs != starts[wi] || be != starts[wi+1] {
+			t.Fatalf("BlockAt(%d) = %d [%d, %d) %v %v; want %d", off, bi, bs, be, ok, err, wi)
+		}
+	}
+}
+
+// Seeks and block ranges from the index equal the sizes appended, for
+// feeds filled through the index and for the same feed re-indexed from its
+// tree file after the index was deleted.
+func TestIndexAgreesWithFeed(t *testing.T) {
+	for seed := range uint64(4) {
+		rng := rand.New(rand.NewPCG(seed, 7))
+		mem := feed.NewMemStorage()
+		w, err := feed.Create(mem, feed.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		key := w.Key()
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		fs := vfs.NewMem()
+		db := openIndex(t, fs)
+		f, fi := withIndex(t, mem, db, key)
+		sizes := randomFeed(t, f, rng, 500+rng.IntN(3000))
+		checkAgainst(t, f, fi, sizes, rng)
+		if err := f.Close(); err != nil {
+			t.Fatal(err)
+		}
+		db.Close()
+
+		// A new, empty index: rebuilt on open from the tree file.
+		db = openIndex(t, vfs.NewMem())
+		f, fi = withIndex(t, mem, db, key)
+		checkAgainst(t, f, fi, sizes, rng)
+		f.Close()
+		db.Close()
+	}
+}
+
+// An index left behind by appends made without it (JavaScript appending
+// to the directory, or hyperfs without its index) is brought forward, and
+// one from a history the feed no longer has is rebuilt.
+func TestStaleIndex(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	mem := feed.NewMemStorage()
+	w, _ := feed.Create(mem, feed.Options{})
+	key := w.Key()
+	sizes := randomFeed(t, w, rng, 700)
+	w.Close()
+
+	db := openIndex(t, vfs.NewMem())
+	defer db.Close()
+	f, _ := withIndex(t, mem, db, key)
+	f.Close()
+
+	// Behind: appends without the index.
+	f, _ = feed.Open(mem, feed.Options{})
+	sizes = append(sizes, randomFeed(t, f, rng, 900)...)
+	if err := f.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	f, fi := withIndex(t, mem, db, key)
+	checkAgainst(t, f, fi, sizes, rng)
+	if l, _, ok, _ := fi.State(); !ok || l != uint64(len(sizes)) {
+		t.Fatalf("index state length %d, want %d", l, len(sizes))
+	}
+
+	// Ahead: appends the feed loses in a crash (never synced) but the
+	// index kept.
+	randomFeed(t, f, rng, 300)
+	crashed := mem.Crash(nil)
+	f.Close()
+	f, fi = withIndex(t, crashed, db, key)
+	defer f.Close()
+	if f.Length() != uint64(len(sizes)) {
+		t.Fatalf("crashed feed length %d, want %d", f.Length(), len(sizes))
+	}
+	checkAgainst(t, f, fi, sizes, rng)
+}
+
+// A crash of the index mid-append (Pebble's unsynced writes dropped at
+// random) reopens to an index that agrees with the feed.
+func TestIndexCrash(t *testing.T) {
+	for seed := range uint64(8) {
+		rng := rand.New(rand.NewPCG(seed, 3))
+		mem := feed.NewMemStorage()
+		w, _ := feed.Create(mem, feed.Options{})
+		key := w.Key()
+		w.Close()
+		fs := vfs.NewCrashableMem()
+		db := openIndex(t, fs)
+		f, _ := withIndex(t, mem, db, key)
+		sizes := randomFeed(t, f, rng, 400+rng.IntN(400))
+		if err := f.Sync(); err != nil {
+			t.Fatal(err)
+		}
+		clone := fs.CrashClone(vfs.CrashCloneCfg{UnsyncedDataPercent: rng.IntN(101), RNG: rand.New(rand.NewPCG(seed, 4))})
+		f.Close()
+		db.Close()
+
+		db = openIndex(t, clone)
+		f, fi := withIndex(t, mem, db, key)
+		checkAgainst(t, f, fi, sizes, rng)
+		f.Close()
+		db.Close()
+	}
+}
