@@ -7,7 +7,7 @@
 //
 // The hypercore 9 files of each feed stay the source of truth. Deleting
 // HOME/index loses nothing: the registry is rebuilt from the feed
-// directories (names are also kept in each feed directory, see Registry),
+// directories (names are also kept in each feed directory, HOME/feeds/KEY/hyperfs.json),
 // and a feed's offsets and nodes are rebuilt from its tree file the next
 // time it is opened. Each feed's entries carry the length and root hash
 // they were built for; an index that disagrees with the feed on open (a

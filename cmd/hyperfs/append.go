@@ -42,6 +42,7 @@ func runAppend(c *cli, cmd *command, args []string) (err error) {
 	if !f.Writable() {
 		return fmt.Errorf("append: feed %s is a replica, not writable", t.dir)
 	}
+	defer c.noteFeed(f, t) // before the close: record what was appended, if anything
 	// Open every file first, so a typo appends nothing.
 	inputs, err := openInputs(c, pos[1:])
 	defer func() {

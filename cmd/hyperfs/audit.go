@@ -14,7 +14,7 @@ func runAudit(c *cli, cmd *command, args []string) (err error) {
 	if err != nil {
 		return err
 	}
-	f, _, err := c.openFeed(pos[0])
+	f, t, err := c.openFeed(pos[0])
 	if err != nil {
 		return err
 	}
@@ -23,6 +23,7 @@ func runAudit(c *cli, cmd *command, args []string) (err error) {
 	if err != nil {
 		return fmt.Errorf("audit: %w", err)
 	}
+	c.noteFeed(f, t) // forgotten blocks change what is downloaded
 	fmt.Fprintf(c.stdout, "valid %d invalid %d\n", res.Valid, res.Invalid)
 	if res.Invalid > 0 {
 		return fmt.Errorf("audit: %d invalid (blocks %s); they now read as missing", res.Invalid, preview(res.Bad))

@@ -2,9 +2,11 @@ package main
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +14,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/hyperfs/hyperfs/index"
 )
 
 // binary is the hyperfs built once by TestMain.
@@ -316,21 +320,6 @@ func TestErrors(t *testing.T) {
 	}
 }
 
-func TestValidName(t *testing.T) {
-	bad := []string{"", "a/b", "/", ".", "..", "nul\x00", strings.Repeat("n", 256), strings.Repeat("0f", 32), strings.Repeat("AB", 32)}
-	for _, name := range bad {
-		if validName(name) == nil {
-			t.Errorf("validName(%q) = nil, want an error", name)
-		}
-	}
-	good := []string{"a", "...", "a.b", "with space", "ünïcode", strings.Repeat("n", 255), strings.Repeat("0f", 31), strings.Repeat("0g", 32)}
-	for _, name := range good {
-		if err := validName(name); err != nil {
-			t.Errorf("validName(%q) = %v", name, err)
-		}
-	}
-}
-
 func TestHomeResolution(t *testing.T) {
 	home := t.TempDir()
 	cmd := exec.Command(binary, "create", "x")
@@ -338,7 +327,7 @@ func TestHomeResolution(t *testing.T) {
 	if out, err := cmd.Output(); err != nil || !keyRE.Match(out) {
 		t.Fatalf("create with XDG_DATA_HOME: %v %q", err, out)
 	}
-	if _, err := os.Stat(filepath.Join(home, "hyperfs", "names.json")); err != nil {
+	if _, err := os.Stat(filepath.Join(home, "hyperfs", "index")); err != nil {
 		t.Errorf("XDG_DATA_HOME/hyperfs not used: %v", err)
 	}
 	cmd = exec.Command(binary, "info", "x")
@@ -347,8 +336,12 @@ func TestHomeResolution(t *testing.T) {
 		t.Errorf("info with HYPERFS_HOME: %v", err)
 	}
 	// An empty or missing home lists nothing and succeeds.
-	if got := must(t, nil, "--home", filepath.Join(home, "absent"), "list"); got != "" {
+	absent := filepath.Join(home, "absent")
+	if got := must(t, nil, "--home", absent, "list"); got != "" {
 		t.Errorf("list of a missing home = %q", got)
+	}
+	if exists(absent) {
+		t.Errorf("list created the missing home %s", absent)
 	}
 }
 
@@ -415,6 +408,164 @@ func TestConcurrentCreate(t *testing.T) {
 		}
 		if !strings.Contains(out, fmt.Sprintf("feed-%d", i)) || !strings.Contains(out, key) {
 			t.Fatalf("list lost feed-%d (%s):\n%s", i, key, out)
+		}
+	}
+}
+
+// listJSON runs list --json and returns the feeds by name (key when
+// unnamed).
+func listJSON(t *testing.T, home string) map[string]feedInfo {
+	t.Helper()
+	var infos []feedInfo
+	out := must(t, nil, "--home", home, "list", "--json")
+	if err := json.Unmarshal([]byte(out), &infos); err != nil {
+		t.Fatalf("list --json: %v\n%s", err, out)
+	}
+	m := map[string]feedInfo{}
+	for _, info := range infos {
+		m[label(info)] = info
+	}
+	return m
+}
+
+// Deleting HOME/index loses nothing: the next command rebuilds the
+// registry, names included, from the feed directories.
+func TestRebuildAfterIndexDeleted(t *testing.T) {
+	home := t.TempDir()
+	one := newFeed(t, home, "one")
+	two := newFeed(t, home, "two")
+	must(t, []byte("a\nbb\n"), "--home", home, "append", "one", "--lines")
+	if b, err := os.ReadFile(filepath.Join(home, "feeds", two, "hyperfs.json")); err != nil || !strings.Contains(string(b), `"two"`) {
+		t.Fatalf("hyperfs.json of two: %q, %v", b, err)
+	}
+	if err := os.RemoveAll(filepath.Join(home, "index")); err != nil {
+		t.Fatal(err)
+	}
+	got := listJSON(t, home)
+	if len(got) != 2 || got["one"].Key != one || got["two"].Key != two {
+		t.Fatalf("list after deleting the index = %+v", got)
+	}
+	if o := got["one"]; o.Length != 2 || o.ByteLength != 5 || !o.Writable {
+		t.Errorf("rebuilt record of one = %+v", o)
+	}
+	if got := must(t, nil, "--home", home, "cat", "one"); got != "a\nbb\n" {
+		t.Errorf("cat one after the rebuild = %q", got)
+	}
+	wantCode(t, exitError, nil, "--home", home, "create", "two")
+}
+
+// A home from before the index keeps its names: names.json is migrated
+// into the registry and the feed directories, then set aside.
+func TestNamesJSONMigration(t *testing.T) {
+	home := t.TempDir()
+	a := newFeed(t, home, "a")
+	b := newFeed(t, home, "b")
+	// Make it an old home: no index, no hyperfs.json, a names.json.
+	os.RemoveAll(filepath.Join(home, "index"))
+	for _, key := range []string{a, b} {
+		os.Remove(filepath.Join(home, "feeds", key, "hyperfs.json"))
+	}
+	names := fmt.Sprintf(`{"old-a": %q, "old-b": %q, "ghost": %q}`, a, b, strings.Repeat("cd", 32))
+	if err := os.WriteFile(filepath.Join(home, "names.json"), []byte(names), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got := listJSON(t, home)
+	if len(got) != 2 || got["old-a"].Key != a || got["old-b"].Key != b {
+		t.Fatalf("list after migration = %+v", got)
+	}
+	if exists(filepath.Join(home, "names.json")) || !exists(filepath.Join(home, "names.json.migrated")) {
+		t.Error("names.json was not renamed names.json.migrated")
+	}
+	// The names are in the feed directories too: they survive another
+	// deletion of the index.
+	os.RemoveAll(filepath.Join(home, "index"))
+	if got := listJSON(t, home); got["old-a"].Key != a || got["old-b"].Key != b {
+		t.Errorf("list after migration and rebuild = %+v", got)
+	}
+}
+
+// Reading commands work when the index cannot be opened, and say so once.
+func TestIndexUnavailable(t *testing.T) {
+	home := t.TempDir()
+	key := newFeed(t, home, "f")
+	must(t, []byte("data"), "--home", home, "append", "f")
+	idx := filepath.Join(home, "index")
+	if err := os.RemoveAll(idx); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(idx, nil, 0o644); err != nil { // not a directory: Open fails
+		t.Fatal(err)
+	}
+	r := wantCode(t, exitOK, nil, "--home", home, "list")
+	if r.stdout != "f  1  4  writable\n" {
+		t.Errorf("list without the index = %q", r.stdout)
+	}
+	if n := strings.Count(r.stderr, "index unavailable"); n != 1 {
+		t.Errorf("list without the index logged %d times:\n%s", n, r.stderr)
+	}
+	for _, args := range [][]string{{"cat", "f"}, {"get", key, "0"}} {
+		r := wantCode(t, exitOK, nil, append([]string{"--home", home}, args...)...)
+		if r.stdout != "data" || strings.Count(r.stderr, "index unavailable") != 1 {
+			t.Errorf("%q without the index: stdout %q, stderr:\n%s", args, r.stdout, r.stderr)
+		}
+	}
+	if info := infoOfFeed(t, home, "f"); info["name"] != "f" || info["length"] != 1.0 {
+		t.Errorf("info without the index = %v", info)
+	}
+	wantCode(t, exitError, nil, "--home", home, "create", "g")
+}
+
+// registerFakes registers n feeds straight into the index of home, with
+// no feed directories: list must not need them.
+func registerFakes(tb testing.TB, home string, n int) {
+	tb.Helper()
+	db, err := index.Open(filepath.Join(home, "index"), index.Options{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	recs := make([]index.Feed, n)
+	for i := range recs {
+		recs[i].Key = sha256.Sum256(fmt.Appendf(nil, "feed %d", i))
+		recs[i].Name = fmt.Sprintf("feed-%05d", i)
+		recs[i].Writable = i%2 == 0
+		recs[i].Length, recs[i].ByteLength, recs[i].Downloaded = uint64(i), uint64(i)<<16, uint64(i)
+	}
+	if _, err := db.PutAll(recs); err != nil {
+		tb.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// list prints from the registry alone, without opening feed directories.
+func TestListFromRegistry(t *testing.T) {
+	home := t.TempDir()
+	registerFakes(t, home, 3)
+	want := "feed-00000  0  0       writable\nfeed-00001  1  65536   replica\nfeed-00002  2  131072  writable\n"
+	if got := must(t, nil, "--home", home, "list"); got != want {
+		t.Errorf("list:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+// BenchmarkListCommand runs `hyperfs list` (the built binary, process
+// start included) on a home of 10 000 registered feeds.
+func BenchmarkListCommand(b *testing.B) {
+	for _, n := range []int{10_000} {
+		home := b.TempDir()
+		registerFakes(b, home, n)
+		for _, args := range [][]string{{"list"}, {"list", "--json"}} {
+			b.Run(fmt.Sprintf("feeds=%d/%s", n, strings.Join(args, "")), func(b *testing.B) {
+				for b.Loop() {
+					cmd := exec.Command(binary, append([]string{"--home", home}, args...)...)
+					cmd.Stdout = io.Discard
+					var errb bytes.Buffer
+					cmd.Stderr = &errb
+					if err := cmd.Run(); err != nil {
+						b.Fatalf("hyperfs %q: %v\n%s", args, err, errb.String())
+					}
+				}
+			})
 		}
 	}
 }

@@ -4,13 +4,17 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
 
 	"github.com/hyperfs/hyperfs/feed"
+	"github.com/hyperfs/hyperfs/index"
 )
 
-// runCreate makes a writable feed in HOME/feeds/KEY and names it.
+// runCreate makes a writable feed in HOME/feeds/KEY and names it. It holds
+// the index from the name check to the registration, so that two creates
+// cannot take one name; a feed that cannot be registered is removed again.
 func runCreate(c *cli, cmd *command, args []string) (err error) {
 	fs := c.flags(cmd)
 	pos, err := c.parse(cmd, fs, args, 1, 1)
@@ -18,38 +22,68 @@ func runCreate(c *cli, cmd *command, args []string) (err error) {
 		return err
 	}
 	name := pos[0]
-	if err := validName(name); err != nil {
+	pub, sk, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return fmt.Errorf("create: generate key: %w", err)
+	}
+	var key [32]byte
+	copy(key[:], pub)
+	if err := index.ValidName(name, key); err != nil {
 		return usagef(cmd, "create: %v", err)
 	}
 	h, err := c.home()
 	if err != nil {
 		return err
 	}
-	if err := h.checkNameFree(name); err != nil {
+	keyHex := hex.EncodeToString(pub)
+	err = c.withIndex(h, func(db *index.DB) error {
+		if err := nameFree(db, name); err != nil {
+			return err
+		}
+		dir := h.feedDir(keyHex)
+		if exists(dir) {
+			return fmt.Errorf("%s already exists", dir)
+		}
+		if err := createFeed(c, dir, sk, name); err != nil {
+			os.RemoveAll(dir)
+			return err
+		}
+		if _, err := db.Put(index.Feed{Key: key, Name: name, Writable: true}); err != nil {
+			os.RemoveAll(dir)
+			return err
+		}
+		return nil
+	})
+	if err != nil {
 		return fmt.Errorf("create: %w", err)
 	}
-	pub, sk, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		return fmt.Errorf("create: generate key: %w", err)
-	}
-	key := hex.EncodeToString(pub)
-	dir := h.feedDir(key)
-	if exists(dir) {
-		return fmt.Errorf("create: %s already exists", dir)
-	}
+	fmt.Fprintln(c.stdout, keyHex)
+	return nil
+}
+
+// createFeed makes an empty writable feed in dir with its metaFile.
+func createFeed(c *cli, dir string, sk ed25519.PrivateKey, name string) error {
 	opts := openOptions(c)
 	opts.SecretKey = sk
 	f, err := feed.Create(storageAt(dir), opts)
 	if err != nil {
-		os.RemoveAll(dir)
 		return fmt.Errorf("create feed in %s: %w", dir, err)
 	}
 	if err := f.Close(); err != nil {
 		return fmt.Errorf("create feed in %s: close: %w", dir, err)
 	}
-	if err := h.addName(name, key); err != nil {
-		return fmt.Errorf("create: feed %s made, but naming it failed: %w", key, err)
+	return writeMeta(dir, meta{Name: name})
+}
+
+// nameFree fails if name belongs to a registered feed.
+func nameFree(db *index.DB, name string) error {
+	rec, err := db.ByName(name)
+	switch {
+	case err == nil:
+		return fmt.Errorf("%w: %q is feed %x", index.ErrNameTaken, name, rec.Key)
+	case errors.Is(err, index.ErrNotFound):
+		return nil
+	default:
+		return err
 	}
-	fmt.Fprintln(c.stdout, key)
-	return nil
 }

@@ -26,13 +26,24 @@
 // The home is --home DIR, else $HYPERFS_HOME, else $XDG_DATA_HOME/hyperfs,
 // else ~/.local/share/hyperfs:
 //
-//	HOME/feeds/KEY/   one hypercore 9 directory per feed, as JS hypercore 9
-//	                  writes it (key, secret_key, data, tree, signatures,
-//	                  bitfield); KEY is the public key in 64 hex digits
-//	HOME/names.json   {"NAME": "KEY", ...}, rewritten atomically
+//	HOME/feeds/KEY/              one hypercore 9 directory per feed, as JS
+//	                             hypercore 9 writes it (key, secret_key, data,
+//	                             tree, signatures, bitfield); KEY is the
+//	                             public key in 64 hex digits
+//	HOME/feeds/KEY/hyperfs.json  {"name": "NAME"}, rewritten atomically; JS
+//	                             hypercore ignores it
+//	HOME/index/                  the Pebble index (package index): the
+//	                             registry of feeds, names and lengths
+//
+// The index is a cache: deleted, it is rebuilt from HOME/feeds on the next
+// command. One process at a time opens it, so each command holds it only
+// around its look-ups and writes, and waits up to 5 s for another. When it
+// cannot be opened (a read-only disk), reading commands scan HOME/feeds
+// instead and log that once. A HOME/names.json from older versions is
+// migrated into the index and renamed names.json.migrated.
 //
 // A name is 1 to 255 bytes without '/' or NUL, not "." or "..", and not
-// 64 hex digits.
+// 64 hex digits other than the feed's own key.
 //
 // # Exit status
 //

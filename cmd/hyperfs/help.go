@@ -26,8 +26,9 @@ hypercore 9 directory. Flags may follow the arguments; every command
 also takes --home DIR.
 
 The home is --home DIR, else $HYPERFS_HOME, else $XDG_DATA_HOME/hyperfs,
-else ~/.local/share/hyperfs. Feeds live in HOME/feeds/KEY, names in
-HOME/names.json.
+else ~/.local/share/hyperfs. Feeds live in HOME/feeds/KEY, each name
+also in HOME/feeds/KEY/hyperfs.json; HOME/index indexes feeds and names
+and is rebuilt from HOME/feeds if deleted.
 
 Exit status: 0 success, 1 failure (or invalid blocks found by audit),
 2 usage error.

@@ -2,24 +2,27 @@ package main
 
 import (
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
-	"syscall"
 
 	"github.com/hyperfs/hyperfs/feed"
+	"github.com/hyperfs/hyperfs/index"
 )
 
-// home is the directory holding the feeds and their names:
+// home is the directory holding the feeds and their index:
 //
-//	HOME/feeds/KEY/   one hypercore 9 directory per feed (KEY: 64 hex)
-//	HOME/names.json   {"name": "KEY", ...}
+//	HOME/feeds/KEY/              one hypercore 9 directory per feed (KEY: 64 hex)
+//	HOME/feeds/KEY/hyperfs.json  {"name": "NAME"}: the feed's name, kept
+//	                             where a rebuild of the index finds it
+//	HOME/index/                  the Pebble index (package index): the
+//	                             registry of feeds and names
+//
+// HOME/names.json, where names used to live, is migrated into the index
+// and renamed names.json.migrated (see prepareIndex).
 type home struct {
 	dir string
 }
@@ -46,6 +49,7 @@ func (c *cli) home() (home, error) {
 
 func (h home) feedsDir() string            { return filepath.Join(h.dir, "feeds") }
 func (h home) feedDir(key string) string   { return filepath.Join(h.feedsDir(), key) }
+func (h home) indexDir() string            { return filepath.Join(h.dir, "index") }
 func (h home) namesPath() string           { return filepath.Join(h.dir, "names.json") }
 func isKeyHex(s string) bool               { return len(s) == 64 && isHex(s) }
 func isHex(s string) bool                  { _, err := hex.DecodeString(s); return err == nil }
@@ -56,99 +60,20 @@ func newLogger(c *cli) *slog.Logger        { return slog.New(slog.NewTextHandler
 func openOptions(c *cli) feed.Options      { return feed.Options{Logger: newLogger(c)} }
 func storageAt(dir string) feed.DirStorage { return feed.DirStorage{Dir: dir} }
 
-// validName checks a feed name: non-empty, at most 255 bytes, no '/' or
-// NUL, not "." or "..", and not 64 hex digits (which would read as a key).
-func validName(name string) error {
-	switch {
-	case name == "":
-		return errors.New("empty name")
-	case len(name) > 255:
-		return fmt.Errorf("name longer than 255 bytes")
-	case strings.ContainsAny(name, "/\x00"):
-		return fmt.Errorf("name %q contains '/' or NUL", name)
-	case name == "." || name == "..":
-		return fmt.Errorf("name %q is reserved", name)
-	case isKeyHex(name):
-		return fmt.Errorf("name %q looks like a key (64 hex digits)", name)
-	}
-	return nil
+// key32 is the public key of f as a registry key.
+func key32(f *feed.Feed) (k [32]byte) {
+	copy(k[:], f.Key())
+	return k
 }
 
-// names reads names.json; a missing file is an empty map.
-func (h home) names() (map[string]string, error) {
-	b, err := os.ReadFile(h.namesPath())
-	if errors.Is(err, fs.ErrNotExist) {
-		return map[string]string{}, nil
+// parseKey reads 64 hex digits (either case) as a key.
+func parseKey(s string) (k [32]byte, ok bool) {
+	b, err := hex.DecodeString(s)
+	if err != nil || len(b) != len(k) {
+		return k, false
 	}
-	if err != nil {
-		return nil, fmt.Errorf("read names: %w", err)
-	}
-	names := map[string]string{}
-	if err := json.Unmarshal(b, &names); err != nil {
-		return nil, fmt.Errorf("read names %s: %w", h.namesPath(), err)
-	}
-	return names, nil
-}
-
-// addName registers name for key, refusing a name already taken, and
-// rewrites names.json atomically (temp file, fsync, rename).
-func (h home) addName(name, key string) error {
-	if err := validName(name); err != nil {
-		return err
-	}
-	// Two concurrent creates must not both read the old map and the
-	// later rename drop the other's name: the read-modify-write holds an
-	// exclusive lock on a file beside names.json.
-	unlock, err := h.lockNames()
-	if err != nil {
-		return err
-	}
-	defer unlock()
-	names, err := h.names()
-	if err != nil {
-		return err
-	}
-	if old, ok := names[name]; ok {
-		return fmt.Errorf("name %q is already taken by feed %s", name, old)
-	}
-	names[name] = key
-	b, err := json.MarshalIndent(names, "", "  ")
-	if err != nil {
-		return fmt.Errorf("encode names: %w", err)
-	}
-	return writeFileAtomic(h.namesPath(), append(b, '\n'))
-}
-
-// lockNames takes the exclusive lock on HOME/names.lock, waiting for it.
-func (h home) lockNames() (unlock func(), err error) {
-	if err := os.MkdirAll(h.dir, 0o755); err != nil {
-		return nil, fmt.Errorf("create home %s: %w", h.dir, err)
-	}
-	path := filepath.Join(h.dir, "names.lock")
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
-	if err != nil {
-		return nil, fmt.Errorf("lock names: %w", err)
-	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("lock names %s: %w", path, err)
-	}
-	return func() { f.Close() }, nil
-}
-
-// checkNameFree fails if name is invalid or taken, before any work is done.
-func (h home) checkNameFree(name string) error {
-	if err := validName(name); err != nil {
-		return err
-	}
-	names, err := h.names()
-	if err != nil {
-		return err
-	}
-	if old, ok := names[name]; ok {
-		return fmt.Errorf("name %q is already taken by feed %s", name, old)
-	}
-	return nil
+	copy(k[:], b)
+	return k, true
 }
 
 func writeFileAtomic(path string, b []byte) error {
@@ -192,57 +117,61 @@ func syncDir(dir string) error {
 	return nil
 }
 
-// nameOf returns the first name (sorted) registered for key, or "".
-func nameOf(names map[string]string, key string) string {
-	var found []string
-	for n, k := range names {
-		if strings.EqualFold(k, key) {
-			found = append(found, n)
-		}
-	}
-	if len(found) == 0 {
-		return ""
-	}
-	sort.Strings(found)
-	return found[0]
-}
-
 // target is a resolved FEED argument.
 type target struct {
 	dir  string
 	name string // "" when it has none
+	// inHome is set when dir is HOME/feeds/KEY, whose record in the
+	// registry follows the feed (see noteFeed).
+	inHome bool
 }
 
 // resolve turns a FEED argument into a directory: a path if it contains
-// '/', a key in the home if it is 64 hex digits, else a name.
-func (h home) resolve(arg string) (target, error) {
+// '/', a key in the home if it is 64 hex digits, else a name. Keys and
+// names are looked up in the registry, which is closed again before
+// resolve returns.
+func (c *cli) resolve(h home, arg string) (target, error) {
 	if strings.Contains(arg, "/") {
 		if !hasFeed(arg) {
 			return target{}, fmt.Errorf("no hypercore in %s (no key file)", arg)
 		}
-		return target{dir: arg}, nil
+		return target{dir: arg, inHome: h.holds(arg)}, nil
 	}
-	names, err := h.names()
-	if err != nil {
+	var rec index.Feed
+	key, isKey := parseKey(arg)
+	err := c.withRegistry(h, func(reg registry) (err error) {
+		if isKey {
+			rec, err = reg.ByKey(key)
+		} else {
+			rec, err = reg.ByName(arg)
+		}
+		return err
+	})
+	switch {
+	case isKey && (err == nil || errors.Is(err, index.ErrNotFound)):
+		// An unregistered feed directory still opens by its key.
+		dir := h.feedDir(hex.EncodeToString(key[:]))
+		if !hasFeed(dir) {
+			return target{}, fmt.Errorf("no feed %x in %s", key, h.dir)
+		}
+		return target{dir: dir, name: rec.Name, inHome: true}, nil
+	case errors.Is(err, index.ErrNotFound):
+		return target{}, fmt.Errorf("no feed named %q in %s", arg, h.dir)
+	case err != nil:
 		return target{}, err
 	}
-	if isKeyHex(arg) {
-		key := strings.ToLower(arg)
-		dir := h.feedDir(key)
-		if !hasFeed(dir) {
-			return target{}, fmt.Errorf("no feed %s in %s", key, h.dir)
-		}
-		return target{dir: dir, name: nameOf(names, key)}, nil
-	}
-	key, ok := names[arg]
-	if !ok {
-		return target{}, fmt.Errorf("no feed named %q in %s", arg, h.dir)
-	}
-	dir := h.feedDir(key)
+	dir := h.feedDir(hex.EncodeToString(rec.Key[:]))
 	if !hasFeed(dir) {
 		return target{}, fmt.Errorf("feed %q: its directory %s holds no feed", arg, dir)
 	}
-	return target{dir: dir, name: arg}, nil
+	return target{dir: dir, name: rec.Name, inHome: true}, nil
+}
+
+// holds reports whether path is a feed directory of the home.
+func (h home) holds(path string) bool {
+	abs, err1 := filepath.Abs(path)
+	feeds, err2 := filepath.Abs(h.feedsDir())
+	return err1 == nil && err2 == nil && filepath.Dir(abs) == feeds && isKeyHex(filepath.Base(abs))
 }
 
 // openFeed resolves a FEED argument and opens the feed.
@@ -251,7 +180,7 @@ func (c *cli) openFeed(arg string) (*feed.Feed, target, error) {
 	if err != nil {
 		return nil, target{}, err
 	}
-	t, err := h.resolve(arg)
+	t, err := c.resolve(h, arg)
 	if err != nil {
 		return nil, target{}, err
 	}

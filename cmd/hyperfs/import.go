@@ -9,12 +9,16 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"github.com/hyperfs/hyperfs/index"
 )
 
 // feedFiles are the files of a hypercore 9 directory; others are ignored.
 var feedFiles = []string{"key", "secret_key", "signatures", "tree", "data", "bitfield"}
 
-// runImport copies an existing hypercore 9 directory into HOME/feeds/KEY.
+// runImport copies an existing hypercore 9 directory into HOME/feeds/KEY
+// and registers it. The index is not held during the copy: the name is
+// checked before it, and taken for good after it.
 func runImport(c *cli, cmd *command, args []string) error {
 	flags := c.flags(cmd)
 	name := flags.String("name", "", "register the feed under `NAME`")
@@ -27,36 +31,54 @@ func runImport(c *cli, cmd *command, args []string) error {
 	if err != nil {
 		return err
 	}
-	if *name != "" {
-		if err := validName(*name); err != nil {
-			return usagef(cmd, "import: %v", err)
-		}
-		if err := h.checkNameFree(*name); err != nil {
-			return fmt.Errorf("import: %w", err)
-		}
-	}
 	key, err := readKey(src)
 	if err != nil {
 		return fmt.Errorf("import: %w", err)
+	}
+	var k32 [32]byte
+	copy(k32[:], key)
+	if *name != "" {
+		if err := index.ValidName(*name, k32); err != nil {
+			return usagef(cmd, "import: %v", err)
+		}
+		if err := c.withIndex(h, func(db *index.DB) error { return nameFree(db, *name) }); err != nil {
+			return fmt.Errorf("import: %w", err)
+		}
 	}
 	keyHex := hex.EncodeToString(key)
 	dest := h.feedDir(keyHex)
 	if exists(dest) {
 		return fmt.Errorf("import: feed %s is already in %s", keyHex, h.dir)
 	}
-	if err := validate(c, src, key); err != nil {
+	if _, err := validate(c, src, key); err != nil {
 		return fmt.Errorf("import: %w", err)
 	}
-	if err := copyFeed(c, src, h, key, dest); err != nil {
+	rec, err := copyFeed(c, src, h, key, dest, *name)
+	if err != nil {
 		return fmt.Errorf("import %s: %w", src, err)
 	}
-	if *name != "" {
-		if err := h.addName(*name, keyHex); err != nil {
-			return fmt.Errorf("import: feed %s copied, but naming it failed: %w", keyHex, err)
-		}
+	if err := c.withIndex(h, func(db *index.DB) error { return registerImport(db, rec, dest) }); err != nil {
+		return fmt.Errorf("import: feed %s copied, but registering it failed: %w", keyHex, err)
 	}
 	fmt.Fprintln(c.stdout, keyHex)
 	return nil
+}
+
+// registerImport registers an imported feed. If another process took its
+// name meanwhile, the feed stays, unnamed, and the error says so.
+func registerImport(db *index.DB, rec index.Feed, dir string) error {
+	_, err := db.Put(rec)
+	if !errors.Is(err, index.ErrNameTaken) {
+		return err
+	}
+	if rerr := writeMeta(dir, meta{}); rerr != nil {
+		return errors.Join(err, rerr)
+	}
+	rec.Name = ""
+	if _, rerr := db.Put(rec); rerr != nil {
+		return errors.Join(err, rerr)
+	}
+	return err
 }
 
 func readKey(dir string) (ed25519.PublicKey, error) {
@@ -73,34 +95,37 @@ func readKey(dir string) (ed25519.PublicKey, error) {
 	return ed25519.PublicKey(b), nil
 }
 
-// validate opens the feed in dir (recovering it as Open does) and closes it.
-func validate(c *cli, dir string, key ed25519.PublicKey) error {
+// validate opens the feed in dir (recovering it as Open does), closes it
+// and returns its record.
+func validate(c *cli, dir string, key ed25519.PublicKey) (index.Feed, error) {
 	opts := openOptions(c)
 	opts.Key = key
 	f, err := openWith(dir, opts)
 	if err != nil {
-		return err
+		return index.Feed{}, err
 	}
+	rec := recordOf(f)
 	if err := f.Close(); err != nil {
-		return fmt.Errorf("close %s: %w", dir, err)
+		return index.Feed{}, fmt.Errorf("close %s: %w", dir, err)
 	}
-	return nil
+	return rec, nil
 }
 
 // copyFeed copies src's files into a temporary directory under the home,
-// holding src's lock, checks the copy opens, and renames it to dest.
-func copyFeed(c *cli, src string, h home, key ed25519.PublicKey, dest string) (err error) {
+// holding src's lock, adds a metaFile naming it name, checks the copy
+// opens, renames it to dest and returns its record.
+func copyFeed(c *cli, src string, h home, key ed25519.PublicKey, dest, name string) (rec index.Feed, err error) {
 	lock, err := storageAt(src).Lock()
 	if err != nil {
-		return fmt.Errorf("lock: %w", err)
+		return rec, fmt.Errorf("lock: %w", err)
 	}
 	defer lock.Close()
 	if err := os.MkdirAll(h.feedsDir(), 0o755); err != nil {
-		return err
+		return rec, err
 	}
 	tmp, err := os.MkdirTemp(h.feedsDir(), ".import-")
 	if err != nil {
-		return err
+		return rec, err
 	}
 	defer func() {
 		if err != nil {
@@ -108,23 +133,29 @@ func copyFeed(c *cli, src string, h home, key ed25519.PublicKey, dest string) (e
 		}
 	}()
 	if err := os.Chmod(tmp, 0o755); err != nil {
-		return err
+		return rec, err
 	}
 	for _, name := range feedFiles {
 		if err := copyFile(filepath.Join(src, name), filepath.Join(tmp, name), fileMode(name)); err != nil {
-			return err
+			return rec, err
+		}
+	}
+	if name != "" {
+		if err := writeMeta(tmp, meta{Name: name}); err != nil {
+			return rec, err
 		}
 	}
 	if err := syncDir(tmp); err != nil {
-		return err
+		return rec, err
 	}
-	if err := validate(c, tmp, key); err != nil {
-		return fmt.Errorf("check the copy: %w", err)
+	if rec, err = validate(c, tmp, key); err != nil {
+		return rec, fmt.Errorf("check the copy: %w", err)
 	}
+	rec.Name = name
 	if err := os.Rename(tmp, dest); err != nil {
-		return err
+		return rec, err
 	}
-	return syncDir(h.feedsDir())
+	return rec, syncDir(h.feedsDir())
 }
 
 func fileMode(name string) fs.FileMode {

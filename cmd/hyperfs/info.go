@@ -57,6 +57,7 @@ func runInfo(c *cli, cmd *command, args []string) (err error) {
 	}
 	defer closeFeed(f, &err)
 	info := describe(f, t)
+	c.noteFeed(f, t)
 	if *asJSON {
 		return writeJSON(c.stdout, info)
 	}

@@ -1,18 +1,23 @@
 package main
 
 import (
-	"errors"
+	"bufio"
+	"encoding/hex"
 	"fmt"
-	"io/fs"
-	"os"
-	"sort"
+	"path/filepath"
+	"slices"
 	"strings"
 	"text/tabwriter"
+
+	"github.com/hyperfs/hyperfs/index"
+	"github.com/hyperfs/hyperfs/tree"
 )
 
-// runList reports every feed in HOME/feeds. A feed that cannot be opened
-// is reported on stderr and makes the exit status 1.
-func runList(c *cli, cmd *command, args []string) error {
+// runList reports every feed of the home from the registry, one range scan
+// of the index, without opening any feed: lengths are those recorded when
+// hyperfs last created, imported, appended to or inspected the feed (info
+// brings them up to date).
+func runList(c *cli, cmd *command, args []string) (err error) {
 	flags := c.flags(cmd)
 	asJSON := flags.Bool("json", false, "print a JSON array of info objects")
 	if _, err := c.parse(cmd, flags, args, 0, 0); err != nil {
@@ -22,58 +27,52 @@ func runList(c *cli, cmd *command, args []string) error {
 	if err != nil {
 		return err
 	}
-	names, err := h.names()
-	if err != nil {
+	var recs []index.Feed
+	err = c.withRegistry(h, func(reg registry) (err error) {
+		recs, err = reg.List()
 		return err
-	}
-	entries, err := os.ReadDir(h.feedsDir())
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+	})
+	if err != nil {
 		return fmt.Errorf("list: %w", err)
 	}
-	infos := []feedInfo{}
-	failed := 0
-	seen := map[string]bool{}
-	for _, e := range entries {
-		if !e.IsDir() || !isKeyHex(e.Name()) {
-			continue
-		}
-		key := e.Name()
-		seen[key] = true
-		info, err := infoOf(c, target{dir: h.feedDir(key), name: nameOf(names, key)})
-		if err != nil {
-			fmt.Fprintf(c.stderr, "hyperfs: list: %v\n", err)
-			failed++
-			continue
-		}
-		infos = append(infos, info)
-	}
-	for name, key := range names {
-		if !seen[strings.ToLower(key)] {
-			fmt.Fprintf(c.stderr, "hyperfs: list: name %q points to feed %s, which is not in %s\n", name, key, h.feedsDir())
-		}
-	}
-	sort.Slice(infos, func(i, j int) bool { return label(infos[i]) < label(infos[j]) })
-	if *asJSON {
-		err = writeJSON(c.stdout, infos)
-	} else {
-		err = writeTable(c, infos)
-	}
+	feeds, err := filepath.Abs(h.feedsDir())
 	if err != nil {
-		return err
+		feeds = h.feedsDir()
 	}
-	if failed > 0 {
-		return fmt.Errorf("list: %d feeds could not be read", failed)
+	infos := make([]feedInfo, len(recs))
+	for i, rec := range recs {
+		infos[i] = infoOfRecord(rec, feeds, *asJSON)
 	}
-	return nil
+	// The registry sorts by name with unnamed feeds first; list sorts
+	// them by key among the names.
+	byLabel := func(a, b feedInfo) int { return strings.Compare(label(a), label(b)) }
+	if !slices.IsSortedFunc(infos, byLabel) {
+		slices.SortFunc(infos, byLabel)
+	}
+	if *asJSON {
+		return writeJSON(c.stdout, infos)
+	}
+	return writeTable(c, infos)
 }
 
-func infoOf(c *cli, t target) (_ feedInfo, err error) {
-	f, err := openDir(c, t.dir)
-	if err != nil {
-		return feedInfo{}, err
+// infoOfRecord is what list reports of a registered feed; the discovery
+// key (a hash) and path only when full is set.
+func infoOfRecord(rec index.Feed, feedsDir string, full bool) feedInfo {
+	key := hex.EncodeToString(rec.Key[:])
+	info := feedInfo{
+		Name:       rec.Name,
+		Key:        key,
+		Length:     rec.Length,
+		ByteLength: rec.ByteLength,
+		Downloaded: rec.Downloaded,
+		Writable:   rec.Writable,
 	}
-	defer closeFeed(f, &err)
-	return describe(f, t), nil
+	if full {
+		dk := tree.DiscoveryKey(rec.Key[:])
+		info.DiscoveryKey = hex.EncodeToString(dk[:])
+		info.Path = feedsDir + string(filepath.Separator) + key
+	}
+	return info
 }
 
 // label is a feed's name, or its key when it has none.
@@ -85,7 +84,8 @@ func label(info feedInfo) string {
 }
 
 func writeTable(c *cli, infos []feedInfo) error {
-	w := tabwriter.NewWriter(c.stdout, 0, 0, 2, ' ', 0)
+	out := bufio.NewWriterSize(c.stdout, 64<<10)
+	w := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
 	for _, info := range infos {
 		mode := "replica"
 		if info.Writable {
@@ -93,7 +93,11 @@ func writeTable(c *cli, infos []feedInfo) error {
 		}
 		fmt.Fprintf(w, "%s\t%d\t%d\t%s\n", label(info), info.Length, info.ByteLength, mode)
 	}
-	if err := w.Flush(); err != nil {
+	err := w.Flush()
+	if err == nil {
+		err = out.Flush()
+	}
+	if err != nil {
 		return fmt.Errorf("list: write: %w", err)
 	}
 	return nil

@@ -40,6 +40,7 @@ type cli struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
 	homeFlag       string // --home, global or per command; "" if unset
+	indexWarned    bool   // the index could not be used, and the log said so
 }
 
 func main() {
