@@ -318,6 +318,9 @@ func (f *Feed) Close() error {
 	f.mu.closed = true
 	f.notifyLocked(Event{Kind: EventClosed})
 	f.mu.Unlock()
+	f.ahead.Lock()
+	f.ahead.blocks = nil // up to aheadBytes held for sequential readers
+	f.ahead.Unlock()
 	if cerr := f.closeFiles(); err == nil {
 		err = cerr
 	}

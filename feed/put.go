@@ -43,7 +43,8 @@ func (f *Feed) Put(p tree.Proof) error {
 		return fmt.Errorf("put block %d: %w", p.Block, err)
 	}
 	storeData := p.HasValue && !f.Has(p.Block)
-	if err := f.writeVerified(p, v, batch, storeData); err != nil {
+	off, err := f.writeVerified(p, v, batch, storeData)
+	if err != nil {
 		return fmt.Errorf("put block %d into feed %x: %w", p.Block, f.key[:8], err)
 	}
 	f.publishPut(p.Block, v, batch, storeData)
@@ -53,7 +54,7 @@ func (f *Feed) Put(p tree.Proof) error {
 			nodes = append(nodes, n)
 		}
 		var spans []index.BlockSpan
-		if off, err := f.offsetWith(p.Block, batch); err == nil {
+		if storeData {
 			spans = []index.BlockSpan{{Index: p.Block, Start: off, End: off + v.Leaf.Size}}
 		}
 		f.indexed(spans, nodes)
@@ -103,14 +104,16 @@ func (f *Feed) completeParents(batch map[uint64]tree.Node) error {
 	return nil
 }
 
-func (f *Feed) writeVerified(p tree.Proof, v *tree.Verified, batch map[uint64]tree.Node, storeData bool) error {
-	if storeData { // even when empty, so the data file exists (see writeBatch)
-		off, err := f.offsetWith(p.Block, batch)
-		if err != nil {
-			return err
+// writeVerified writes a verified proof's data (when storeData), new tree
+// nodes and signature, and returns the block's byte offset when its data
+// was written.
+func (f *Feed) writeVerified(p tree.Proof, v *tree.Verified, batch map[uint64]tree.Node, storeData bool) (off uint64, err error) {
+	if storeData { // even when empty, so the data file exists (see writeTree)
+		if off, err = f.offsetWith(p.Block, batch); err != nil {
+			return 0, err
 		}
 		if err := writeAll(f.data, p.Value, int64(off)); err != nil {
-			return fmt.Errorf("write data: %w", err)
+			return 0, fmt.Errorf("write data: %w", err)
 		}
 	}
 	var rec [nodeSize]byte
@@ -120,15 +123,15 @@ func (f *Feed) writeVerified(p tree.Proof, v *tree.Verified, batch map[uint64]tr
 		}
 		encodeNode(rec[:], n)
 		if err := writeAll(f.treeF, rec[:], nodeOffset(n.Index)); err != nil {
-			return fmt.Errorf("write tree node %d: %w", n.Index, err)
+			return 0, fmt.Errorf("write tree node %d: %w", n.Index, err)
 		}
 	}
 	if v.Length > 0 && v.Signature != nil {
 		if err := writeAll(f.sigs, v.Signature, signatureOffset(v.Length-1)); err != nil {
-			return fmt.Errorf("write signature %d: %w", v.Length-1, err)
+			return 0, fmt.Errorf("write signature %d: %w", v.Length-1, err)
 		}
 	}
-	return nil
+	return off, nil
 }
 
 // offsetWith is block i's offset from the roots left of it, taken from the

@@ -136,8 +136,7 @@ func (f *Feed) readBlock(i uint64, s blockState) ([]byte, error) {
 		return buf, nil
 	}
 	if !leafMatches(leaf, buf) {
-		f.log.Error("block fails its hash", "key", fmt.Sprintf("%x", f.key[:8]), "block", i)
-		return nil, fmt.Errorf("%w: block %d of feed %x fails its hash", ErrCorrupt, i, f.key[:8])
+		return nil, f.failedHash(i)
 	}
 	if s.located {
 		f.mu.Lock()
@@ -147,6 +146,13 @@ func (f *Feed) readBlock(i uint64, s blockState) ([]byte, error) {
 		f.mu.Unlock()
 	}
 	return buf, nil
+}
+
+// failedHash logs and returns the error for stored bytes of block i that
+// do not match its leaf.
+func (f *Feed) failedHash(i uint64) error {
+	f.log.Error("block fails its hash", "key", fmt.Sprintf("%x", f.key[:8]), "block", i)
+	return fmt.Errorf("%w: block %d of feed %x fails its hash", ErrCorrupt, i, f.key[:8])
 }
 
 // offsetFromTree sums the sizes of the roots left of block i (spec 3.10).

@@ -1,7 +1,6 @@
 package feed
 
 import (
-	"fmt"
 	"sync"
 
 	"github.com/hyperfs/hyperfs/tree"
@@ -85,8 +84,7 @@ func (f *Feed) verifyAhead(i uint64) (block []byte, ok bool, err error) {
 	}
 	f.mu.Unlock()
 	if !good[0] {
-		f.log.Error("block fails its hash", "key", fmt.Sprintf("%x", f.key[:8]), "block", i)
-		return nil, true, fmt.Errorf("%w: block %d of feed %x fails its hash", ErrCorrupt, i, f.key[:8])
+		return nil, true, f.failedHash(i)
 	}
 	f.ahead.Lock()
 	f.ahead.first, f.ahead.blocks = i, blocks

@@ -59,12 +59,12 @@ func (f *Feed) recover() error {
 	f.mu.roots = roots
 	f.mu.byteLength = sumSizes(roots)
 	if f.index() != nil {
-		if err := f.syncIndex(); err == nil {
+		err := f.syncIndex()
+		if err == nil {
 			f.mu.verified = make([]uint64, (length+63)/64)
 			return f.trimData()
-		} else {
-			f.dropIndex("bring the index up to date", err)
 		}
+		f.dropIndex("bring the index up to date", err)
 	}
 	return f.loadEnds()
 }
@@ -181,7 +181,8 @@ func (f *Feed) trimData() error {
 	}
 	known := uint64(len(ends)) == f.mu.length
 	if idx := f.index(); idx != nil {
-		// Offsets are in the index: find the first block past the file.
+		// Offsets are not in memory; a short data file is rare enough
+		// to find its first missing block by walking the tree.
 		known = true
 		if uint64(size) < f.mu.byteLength {
 			first, _, err := f.seekTree(f.mu.roots, uint64(size))

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"sync"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/vfs"
@@ -45,6 +46,11 @@ type DB struct {
 	db       *pebble.DB
 	log      *slog.Logger
 	readOnly bool
+	// registryMu makes the check and the commit of a registry write one step,
+	// so that two writers cannot both take a name. One process holds a given
+	// index (Pebble locks its directory), so a process-wide mutex is enough;
+	// it is held around one read and one unsynced commit, never a sync.
+	registryMu sync.Mutex
 }
 
 // Open opens or creates the index in dir.

@@ -1,6 +1,7 @@
 package index_test
 
 import (
+	"context"
 	"math/rand/v2"
 	"testing"
 
@@ -8,6 +9,7 @@ import (
 
 	"github.com/hyperfs/hyperfs/feed"
 	"github.com/hyperfs/hyperfs/index"
+	"github.com/hyperfs/hyperfs/tree"
 )
 
 var _ feed.Index = (*index.FeedIndex)(nil)
@@ -212,5 +214,52 @@ func TestIndexCrash(t *testing.T) {
 		checkAgainst(t, f, fi, sizes, rng)
 		f.Close()
 		db.Close()
+	}
+}
+
+// Downloads into a replica record the blocks' ranges, and the replica's
+// seeks over them go through the index.
+func TestIndexFromPuts(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 9))
+	w, _ := feed.Create(feed.NewMemStorage(), feed.Options{})
+	defer w.Close()
+	randomFeed(t, w, rng, 800)
+	db := openIndex(t, vfs.NewMem())
+	defer db.Close()
+	fi, _ := db.Feed(w.Key())
+	r, err := feed.CreateReplica(feed.NewMemStorage(), w.Key(), feed.Options{Index: fi})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	marks := &tree.NodeMarks{}
+	for range 100 {
+		i := rng.Uint64N(w.Length())
+		idx, vb, _ := tree.ProofNodes(w, marks, 2*i, false, tree.Digest(r, 2*i, 2*w.Length()))
+		b, _ := w.Get(context.Background(), i)
+		p := tree.Proof{Block: i, Value: b, HasValue: true}
+		for _, n := range idx {
+			node, _ := w.Node(n)
+			p.Nodes = append(p.Nodes, node)
+		}
+		if vb > 0 {
+			p.Signature, _, _ = w.Signature(vb/2 - 1)
+		}
+		if err := r.Put(p); err != nil {
+			t.Fatal(err)
+		}
+		off, size, _ := w.BlockRange(i)
+		start, end, ok, err := fi.Block(i)
+		if err != nil || !ok || start != off || end != off+size {
+			t.Fatalf("index block %d = [%d, %d) %v %v, want [%d, %d)", i, start, end, ok, err, off, off+size)
+		}
+		if size > 0 {
+			if j, in, err := r.Seek(off + size - 1); err != nil || j != i || in != size-1 {
+				t.Fatalf("replica Seek into block %d = %d, %d, %v", i, j, in, err)
+			}
+		}
+	}
+	if l, _, ok, _ := fi.State(); !ok || l != w.Length() {
+		t.Fatalf("index state length %d, want %d", l, w.Length())
 	}
 }

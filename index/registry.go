@@ -85,12 +85,6 @@ func isHex(s string) bool {
 	return err == nil
 }
 
-// registryMu makes the check and the commit of a registry write one step,
-// so that two writers cannot both take a name. One process holds a given
-// index (Pebble locks its directory), so a process-wide mutex is enough;
-// it is held around one read and one unsynced commit, never a sync.
-var registryMu sync.Mutex
-
 // Put creates or updates the record of rec.Key and returns it as stored.
 // Created is kept from an existing record (or taken from rec, or now);
 // Updated is now. A name taken by another feed fails with ErrNameTaken.
@@ -120,13 +114,13 @@ func (d *DB) PutAll(recs []Feed) ([]Feed, error) {
 	b := d.db.NewIndexedBatch()
 	defer b.Close()
 	out := make([]Feed, len(recs))
-	registryMu.Lock()
+	d.registryMu.Lock()
 	named := false
 	for i, rec := range recs {
 		rec.Peers = slices.Clone(rec.Peers)
 		old, exists, err := getFeed(b, rec.Key)
 		if err != nil {
-			registryMu.Unlock()
+			d.registryMu.Unlock()
 			return nil, err
 		}
 		switch {
@@ -140,13 +134,13 @@ func (d *DB) PutAll(recs []Feed) ([]Feed, error) {
 			named = true
 		}
 		if err := putFeed(b, old, rec); err != nil {
-			registryMu.Unlock()
+			d.registryMu.Unlock()
 			return nil, err
 		}
 		out[i] = rec
 	}
 	err := b.Commit(pebble.NoSync)
-	registryMu.Unlock()
+	d.registryMu.Unlock()
 	if err != nil {
 		return nil, fmt.Errorf("index: register: %w", err)
 	}
@@ -171,7 +165,7 @@ func (d *DB) SetName(key [32]byte, name string) (Feed, error) {
 	}
 	b := d.db.NewIndexedBatch()
 	defer b.Close()
-	registryMu.Lock()
+	d.registryMu.Lock()
 	old, exists, err := getFeed(b, key)
 	if err == nil && !exists {
 		err = fmt.Errorf("feed %x: %w", key[:8], ErrNotFound)
@@ -188,7 +182,7 @@ func (d *DB) SetName(key [32]byte, name string) (Feed, error) {
 			err = fmt.Errorf("index: rename %x: %w", key[:8], err)
 		}
 	}
-	registryMu.Unlock()
+	d.registryMu.Unlock()
 	if err != nil {
 		return Feed{}, err
 	}
@@ -208,7 +202,7 @@ func (d *DB) Remove(key [32]byte) error {
 	}
 	b := d.db.NewIndexedBatch()
 	defer b.Close()
-	registryMu.Lock()
+	d.registryMu.Lock()
 	old, exists, err := getFeed(b, key)
 	if err == nil && !exists {
 		err = fmt.Errorf("feed %x: %w", key[:8], ErrNotFound)
@@ -222,7 +216,7 @@ func (d *DB) Remove(key [32]byte) error {
 	if err == nil {
 		err = b.Commit(pebble.NoSync)
 	}
-	registryMu.Unlock()
+	d.registryMu.Unlock()
 	if err != nil {
 		return fmt.Errorf("index: remove %x: %w", key[:8], err)
 	}
