@@ -299,3 +299,25 @@ func (b *bitfield) load(body []byte) {
 		b.pages[p] = pg
 	}
 }
+
+// AppendBlockBits appends the data bits of blocks [start, end) to dst,
+// MSB first as on disk and on the wire; start must be a multiple of 8.
+// Whole bytes are copied from the pages, so a 2^20-block window costs a
+// 128 KiB copy, not 2^20 lookups.
+func (b *bitfield) AppendBlockBits(dst []byte, start, end uint64) []byte {
+	for i := start; i < end; {
+		p, off := i/blocksPerPage, i%blocksPerPage
+		n := min(blocksPerPage-off, end-i)
+		nbytes := int((n + 7) / 8)
+		if p < uint64(len(b.pages)) && b.pages[p] != nil {
+			dst = append(dst, b.pages[p][off/8:off/8+uint64(nbytes)]...)
+		} else {
+			dst = append(dst, make([]byte, nbytes)...)
+		}
+		i += n
+	}
+	if r := end % 8; r != 0 && end > start {
+		dst[len(dst)-1] &= byte(0xff) << (8 - r)
+	}
+	return dst
+}

@@ -370,6 +370,22 @@ func (f *Feed) Has(i uint64) bool {
 	return i < f.mu.length && f.mu.bits.HasBlock(i)
 }
 
+// BlockBits returns the data bits of blocks [start, end) as a peer's Have
+// bitfield carries them (MSB first, spec 4.8.3), cut at the feed's length.
+// start must be a multiple of 8.
+func (f *Feed) BlockBits(start, end uint64) ([]byte, error) {
+	if start%8 != 0 {
+		return nil, fmt.Errorf("block bits from %d: start not a multiple of 8", start)
+	}
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	end = min(end, f.mu.length)
+	if start >= end {
+		return nil, nil
+	}
+	return f.mu.bits.AppendBlockBits(make([]byte, 0, (end-start+7)/8), start, end), nil
+}
+
 // Downloaded counts the blocks in [start, end) that are stored locally.
 func (f *Feed) Downloaded(start, end uint64) uint64 {
 	f.mu.RLock()

@@ -87,6 +87,20 @@ func (f *Feed) Get(ctx context.Context, i uint64) ([]byte, error) {
 	}
 }
 
+// GetLocal returns block i if it is stored here, and never asks the
+// Fetcher: what a replicator serving a peer's request needs. A block that
+// is not stored is ErrNotAvailable.
+func (f *Feed) GetLocal(i uint64) ([]byte, error) {
+	s := f.stateOf(i)
+	switch {
+	case s.closed:
+		return nil, ErrClosed
+	case !s.has:
+		return nil, fmt.Errorf("get local block %d: %w", i, ErrNotAvailable)
+	}
+	return f.readBlock(i, s)
+}
+
 // Head returns the last block.
 func (f *Feed) Head(ctx context.Context) ([]byte, error) {
 	n := f.Length()

@@ -14,33 +14,15 @@ import (
 	"github.com/hyperfs/hyperfs/tree"
 )
 
-// serve answers a request for block i the way a responder does (spec
-// 4.8.5): proof nodes chosen from the requester's digest, and the
-// signature of the length the proof ends in.
+// serve answers a request for block i the way a responder does.
 func serve(t *testing.T, w *feed.Feed, marks *tree.NodeMarks, i, digest uint64) tree.Proof {
 	t.Helper()
-	idx, vb, ok := tree.ProofNodes(w, marks, 2*i, false, digest)
-	if !ok {
-		t.Fatalf("writer lacks block %d", i)
-	}
-	b, err := w.Get(context.Background(), i)
+	p, err := w.Proof(i, false, digest, marks)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := tree.Proof{Block: i, Value: b, HasValue: true}
-	for _, n := range idx {
-		node, err := w.Node(n)
-		if err != nil {
-			t.Fatal(err)
-		}
-		p.Nodes = append(p.Nodes, node)
-	}
-	if vb > 0 {
-		sig, slot, err := w.Signature(vb/2 - 1)
-		if err != nil || slot != vb/2-1 {
-			t.Fatalf("signature for length %d: slot %d, %v", vb/2, slot, err)
-		}
-		p.Signature = sig
+	if p.Signature == nil && len(p.Nodes) > 0 && digest == 0 {
+		t.Fatalf("proof of block %d with an empty digest carries no signature", i)
 	}
 	return p
 }
@@ -200,5 +182,57 @@ func TestGetWaitsForFetch(t *testing.T) {
 	defer cancel2()
 	if _, err := r.Get(short, 0); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Get with an unanswered fetch = %v", err)
+	}
+}
+
+// BlockBits equals Has bit for bit, for ranges that start and end
+// anywhere on byte boundaries or not, across bitfield pages.
+func TestBlockBits(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	w, err := feed.Create(feed.NewMemStorage(), feed.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	r, err := feed.CreateReplica(feed.NewMemStorage(), w.Key(), feed.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	const n = 20000
+	blocks := make([][]byte, n)
+	for i := range blocks {
+		blocks[i] = []byte{byte(i)}
+	}
+	if err := w.Append(blocks...); err != nil {
+		t.Fatal(err)
+	}
+	var marks tree.NodeMarks
+	for range 3000 {
+		i := rng.Uint64N(n)
+		if err := r.Put(serve(t, w, &marks, i, 0)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 200 {
+		start := rng.Uint64N(n+100) &^ 7
+		end := start + rng.Uint64N(20000)
+		bits, err := r.BlockBits(start, end)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := start; i < min(end, r.Length()); i++ {
+			k := i - start
+			got := int(k/8) < len(bits) && bits[k/8]&(0x80>>(k%8)) != 0
+			if got != r.Has(i) {
+				t.Fatalf("BlockBits(%d, %d): block %d = %v, Has = %v", start, end, i, got, r.Has(i))
+			}
+		}
+		if want := (min(end, r.Length()) - min(start, r.Length()) + 7) / 8; uint64(len(bits)) != want {
+			t.Fatalf("BlockBits(%d, %d): %d bytes, want %d", start, end, len(bits), want)
+		}
+	}
+	if _, err := r.BlockBits(3, 9); err == nil {
+		t.Fatal("unaligned start accepted")
 	}
 }
