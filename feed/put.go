@@ -12,6 +12,12 @@ import (
 // written itself, which only a leaked secret key can produce.
 var ErrForkedWriter = errors.New("feed: proof extends a writable feed")
 
+// ErrFork: a proof verifies against the key but disagrees with nodes
+// stored here. Only the holder of the secret key can sign two histories,
+// so the key has leaked or its holder forked the feed; what is stored is
+// kept.
+var ErrFork = errors.New("feed: fork detected: the key signed another history")
+
 // Put verifies a Data message's proof against the stored tree and the
 // feed's key, and stores what it proves (spec 3.12, 4.8.5): the block at
 // its absolute offset, every node used or computed, and the signature in
@@ -33,6 +39,9 @@ func (f *Feed) Put(p tree.Proof) error {
 	}
 	if v.Length > length && f.Writable() {
 		return fmt.Errorf("put block %d: %w (length %d > %d)", p.Block, ErrForkedWriter, v.Length, length)
+	}
+	if err := f.checkFork(v); err != nil {
+		return fmt.Errorf("put block %d into feed %x: %w", p.Block, f.key[:8], err)
 	}
 	batch := map[uint64]tree.Node{}
 	for _, n := range v.Nodes {
@@ -58,6 +67,38 @@ func (f *Feed) Put(p tree.Proof) error {
 			spans = []index.BlockSpan{{Index: p.Block, Start: off, End: off + v.Leaf.Size}}
 		}
 		f.indexed(spans, nodes)
+	}
+	return nil
+}
+
+// checkFork compares every node a proof established with the node stored
+// at the same index, if any.
+func (f *Feed) checkFork(v *tree.Verified) error {
+	check := func(n tree.Node) error {
+		if !f.HasNode(n.Index) {
+			return nil
+		}
+		stored, err := f.readNode(n.Index)
+		if err != nil {
+			return err
+		}
+		if stored != n {
+			return fmt.Errorf("%w: node %d", ErrFork, n.Index)
+		}
+		return nil
+	}
+	if err := check(v.Leaf); err != nil {
+		return err
+	}
+	for _, n := range v.Nodes {
+		if err := check(n); err != nil {
+			return err
+		}
+	}
+	for _, n := range v.Roots {
+		if err := check(n); err != nil {
+			return err
+		}
 	}
 	return nil
 }
