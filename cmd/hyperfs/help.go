@@ -18,6 +18,10 @@ Commands:
   list [--json]                    list the feeds in the home
   audit FEED                       re-hash every block; exit 1 if any is invalid
   import DIR [--name NAME]         copy a hypercore 9 directory into the home
+  mount MOUNTPOINT                 serve the feeds as files until SIGINT or
+        [--fetch-timeout DUR]      SIGTERM: MOUNTPOINT/FEED/{data,blocks/I,info};
+        [--allow-other]            reads wait DUR (20s) for missing blocks
+  unmount MOUNTPOINT [--lazy]      unmount a hyperfs mount
   version                          print the version
   help [COMMAND]                   show this help, or a command's
 

@@ -30,6 +30,8 @@ func init() {
 		{"list", "[--json]", "list the feeds in the home", runList},
 		{"audit", "FEED", "re-hash every block; exit 1 if any is invalid", runAudit},
 		{"import", "DIR [--name NAME]", "copy a hypercore 9 directory into the home", runImport},
+		{"mount", "MOUNTPOINT [--fetch-timeout DUR] [--allow-other]", "serve the home's feeds as files until SIGINT/SIGTERM", runMount},
+		{"unmount", "MOUNTPOINT [--lazy]", "unmount a hyperfs mount", runUnmount},
 		{"version", "", "print the version", runVersion},
 		{"help", "[COMMAND]", "show this help, or a command's", runHelp},
 	}

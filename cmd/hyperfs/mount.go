@@ -1,0 +1,227 @@
+package main
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/hyperfs/hyperfs/feed"
+	"github.com/hyperfs/hyperfs/fusefs"
+	"github.com/hyperfs/hyperfs/index"
+)
+
+// unmountGrace is how long a mount that is still in use when asked to
+// stop waits for its last files to close after a lazy unmount.
+const unmountGrace = 5 * time.Second
+
+// runMount mounts every feed of the home on MOUNTPOINT and serves it until
+// SIGINT or SIGTERM (or an unmount from outside), then unmounts, syncs and
+// closes the feeds, and exits 0.
+func runMount(c *cli, cmd *command, args []string) (err error) {
+	fs := c.flags(cmd)
+	fetchTimeout := fs.Duration("fetch-timeout", fusefs.DefaultFetchTimeout, "give up a read waiting for a missing block after `DUR` (ETIMEDOUT)")
+	allowOther := fs.Bool("allow-other", false, "let other users use the mount (needs user_allow_other in /etc/fuse.conf unless root)")
+	pos, err := c.parse(cmd, fs, args, 1, 1)
+	if err != nil {
+		return err
+	}
+	if *fetchTimeout <= 0 {
+		return usagef(cmd, "mount: --fetch-timeout must be positive")
+	}
+	dir := pos[0]
+	h, err := c.home()
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(h.feedsDir(), 0o755); err != nil {
+		return fmt.Errorf("mount: create home: %w", err)
+	}
+	mh := &mountHome{c: c, h: h}
+	defer mh.closeAll(&err)
+	entries, err := mh.openAll()
+	if err != nil {
+		return fmt.Errorf("mount: %w", err)
+	}
+	fsys, err := fusefs.New(fusefs.Options{
+		Feeds:        entries,
+		Home:         mh,
+		FetchTimeout: *fetchTimeout,
+		StatfsDir:    h.dir,
+		AllowOther:   *allowOther,
+		UID:          uint32(os.Getuid()),
+		GID:          uint32(os.Getgid()),
+		Logger:       newLogger(c),
+	})
+	if err != nil {
+		return fmt.Errorf("mount: %w", err)
+	}
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	mnt, err := fsys.Mount(dir)
+	if err != nil {
+		return fmt.Errorf("mount: %w", err)
+	}
+	fmt.Fprintf(c.stdout, "mounted at %s\n", dir)
+	select {
+	case <-sigs:
+		if uerr := mnt.Unmount(unmountGrace); uerr != nil {
+			newLogger(c).Warn("unmount", "err", uerr)
+		}
+	case <-mnt.Done():
+	}
+	if cerr := mnt.Close(); cerr != nil {
+		return fmt.Errorf("mount: sync feeds: %w", cerr)
+	}
+	return nil
+}
+
+// mountHome is the home as the mount sees it (fusefs.Home): it opens every
+// feed at start, creates feeds on mkdir, and closes them all at the end.
+type mountHome struct {
+	c *cli
+	h home
+
+	// mu guards open.
+	mu   sync.Mutex
+	open []mounted
+}
+
+// mounted is a feed the mount opened.
+type mounted struct {
+	f *feed.Feed
+	t target
+}
+
+// openAll opens every registered feed of the home, named by its name or
+// else its key.
+func (mh *mountHome) openAll() ([]fusefs.Entry, error) {
+	var recs []index.Feed
+	err := mh.c.withRegistry(mh.h, func(reg registry) (err error) {
+		recs, err = reg.List()
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	entries := make([]fusefs.Entry, 0, len(recs))
+	for _, rec := range recs {
+		dir := mh.h.feedDir(hex.EncodeToString(rec.Key[:]))
+		if !hasFeed(dir) {
+			newLogger(mh.c).Warn("skipping a registered feed without a directory", "key", fmt.Sprintf("%x", rec.Key[:8]))
+			continue
+		}
+		f, err := openDir(mh.c, dir)
+		if err != nil {
+			return nil, err
+		}
+		mh.keep(f, target{dir: dir, name: rec.Name, inHome: true})
+		name := rec.Name
+		if name == "" {
+			name = hex.EncodeToString(rec.Key[:])
+		}
+		entries = append(entries, fusefs.Entry{Name: name, Feed: f, ModTime: modTime(dir)})
+	}
+	return entries, nil
+}
+
+func (mh *mountHome) keep(f *feed.Feed, t target) {
+	mh.mu.Lock()
+	defer mh.mu.Unlock()
+	mh.open = append(mh.open, mounted{f, t})
+}
+
+// modTime is when the feed in dir was last appended to: its data file's
+// mtime (zero if it has none).
+func modTime(dir string) time.Time {
+	st, err := os.Stat(filepath.Join(dir, "data"))
+	if err != nil {
+		return time.Time{}
+	}
+	return st.ModTime()
+}
+
+// Create implements fusefs.Home: `hyperfs create NAME` inside the mount.
+func (mh *mountHome) Create(ctx context.Context, name string) (*feed.Feed, error) {
+	key, err := mh.c.createNamed(mh.h, name)
+	if err != nil {
+		return nil, err
+	}
+	dir := mh.h.feedDir(key)
+	f, err := openDir(mh.c, dir)
+	if err != nil {
+		return nil, err
+	}
+	mh.keep(f, target{dir: dir, name: name, inHome: true})
+	return f, nil
+}
+
+// Follow implements fusefs.Home. Following a feed that is not in the home
+// needs peers (the peer issue); until then there is nothing to follow.
+func (mh *mountHome) Follow(ctx context.Context, key [32]byte) (*feed.Feed, error) {
+	return nil, fmt.Errorf("feed %x is not in the home: %w", key[:8], fusefs.ErrNoFeed)
+}
+
+// closeAll records each feed's lengths in the registry and closes it.
+func (mh *mountHome) closeAll(err *error) {
+	mh.mu.Lock()
+	defer mh.mu.Unlock()
+	for _, m := range mh.open {
+		mh.c.noteFeed(m.f, m.t)
+		closeFeed(m.f, err)
+	}
+	mh.open = nil
+}
+
+// createNamed makes a writable feed named name in h as runCreate does and
+// returns its key in hex.
+func (c *cli) createNamed(h home, name string) (string, error) {
+	pub, sk, err := newKeyPair()
+	if err != nil {
+		return "", err
+	}
+	var key [32]byte
+	copy(key[:], pub)
+	if err := index.ValidName(name, key); err != nil {
+		return "", err
+	}
+	keyHex := hex.EncodeToString(pub)
+	err = c.withIndex(h, func(db *index.DB) error {
+		if err := nameFree(db, name); err != nil {
+			return err
+		}
+		dir := h.feedDir(keyHex)
+		if exists(dir) {
+			return fmt.Errorf("%s already exists", dir)
+		}
+		if err := createFeed(c, dir, sk, name); err != nil {
+			os.RemoveAll(dir)
+			return err
+		}
+		if _, err := db.Put(index.Feed{Key: key, Name: name, Writable: true}); err != nil {
+			os.RemoveAll(dir)
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		return "", fmt.Errorf("create %q: %w", name, err)
+	}
+	return keyHex, nil
+}
+
+func newKeyPair() (ed25519.PublicKey, ed25519.PrivateKey, error) {
+	pub, sk, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return nil, nil, fmt.Errorf("generate key: %w", err)
+	}
+	return pub, sk, nil
+}

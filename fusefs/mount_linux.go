@@ -1,0 +1,51 @@
+package fusefs
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// platformOptions are extra mount options. default_permissions makes the
+// kernel check modes, so non-root writes to 0444 files are EACCES.
+func platformOptions() []string { return []string{"default_permissions"} }
+
+// Unmount unmounts dir: umount2 as root, else fusermount3 -u (fusermount
+// if there is no fusermount3). lazy detaches a busy or dead mount.
+func Unmount(dir string, lazy bool) error {
+	if os.Geteuid() == 0 {
+		flags := 0
+		if lazy {
+			flags = unix.MNT_DETACH
+		}
+		if err := unix.Unmount(dir, flags); err != nil {
+			return fmt.Errorf("umount %s: %w", dir, err)
+		}
+		return nil
+	}
+	args := []string{"-u"}
+	if lazy {
+		args = append(args, "-z")
+	}
+	args = append(args, dir)
+	bin := "fusermount3"
+	if _, err := exec.LookPath(bin); err != nil {
+		bin = "fusermount"
+	}
+	out, err := exec.Command(bin, args...).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("%s %s: %w: %s", bin, strings.Join(args, " "), err, strings.TrimSpace(string(out)))
+	}
+	return nil
+}
+
+// unmountCommand is what a user runs to clear a stale mount on dir.
+func unmountCommand(dir string) string {
+	if os.Geteuid() == 0 {
+		return "umount -l " + dir
+	}
+	return "fusermount3 -u -z " + dir
+}
