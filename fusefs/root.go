@@ -59,6 +59,7 @@ func (r *rootNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) 
 		return nil, fail(r.fsys.log, "follow", err, "key", name)
 	}
 	ch := r.attach(ctx, m)
+	r.AddChild(m.name, ch, false)
 	r.fsys.watchAdded(m)
 	return ch, m.dir.entry(ctx, out)
 }
@@ -111,6 +112,7 @@ func (r *rootNode) Mkdir(ctx context.Context, name string, mode uint32, out *fus
 		return nil, syscall.EEXIST
 	}
 	ch := r.attach(ctx, m)
+	r.AddChild(m.name, ch, false)
 	r.fsys.watchAdded(m)
 	return ch, m.dir.entry(ctx, out)
 }

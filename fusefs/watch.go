@@ -31,9 +31,10 @@ func (fsys *FS) start() {
 // startWatch launches m's watcher; fsys.mu is held.
 func (fsys *FS) startWatch(m *mfeed) {
 	sub := m.f.Subscribe()
+	byteLen := m.f.ByteLength() // after Subscribe: no append is missed
 	fsys.wg.Go(func() {
 		defer sub.Close()
-		m.watch(fsys.ctx, sub)
+		m.watch(fsys.ctx, sub, byteLen)
 	})
 }
 
@@ -97,10 +98,10 @@ func (fsys *FS) syncAll() error {
 // watch follows m's events until ctx ends or the feed closes, and tells
 // the kernel what changed: data's size and its last page (the old end of
 // file may sit in a cached page padded with zeros). Events queued
-// together are handled as one. It runs outside every request handler, as
+// together are handled as one; byteLen is the byte length the kernel
+// knows at the start. It runs outside every request handler, as
 // kernel notifications must.
-func (m *mfeed) watch(ctx context.Context, sub *feed.Subscription) {
-	byteLen := m.f.ByteLength()
+func (m *mfeed) watch(ctx context.Context, sub *feed.Subscription, byteLen uint64) {
 	for {
 		ev, err := sub.Next(ctx)
 		if err != nil || ev.Kind == feed.EventClosed {
