@@ -80,7 +80,7 @@ func oneFeed(t testing.TB, blocks ...[]byte) *mfeed {
 	return fsys.feed("f")
 }
 
-func (m *mfeed) dataOps() *dataNode   { return m.dir.data.Operations().(*dataNode) }
+func (m *mfeed) dataOps() *dataNode    { return m.dir.data.Operations().(*dataNode) }
 func (m *mfeed) blocksOps() *blocksDir { return m.dir.blocks.Operations().(*blocksDir) }
 func (m *mfeed) infoOps() *infoNode    { return m.dir.info.Operations().(*infoNode) }
 
