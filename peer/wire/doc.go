@@ -20,7 +20,8 @@
 //
 // AppendFrame writes a message as a frame and AppendKeepAlive an empty one.
 // FrameParser splits bytes fed to it into frames; FrameReader is the same
-// parser filled from an io.Reader. Both return keep-alives as frames with
+// parser filled from an io.Reader, reading straight into the parser's
+// buffer (which plays bufio's part, without a second copy). Both return keep-alives as frames with
 // KeepAlive set, one per call, so that a stream of zero bytes cannot keep
 // the caller in a loop, and so that it can restart its idle timer (JS
 // closes a stream after 20 s of silence and sends a keep-alive after 10 s).
@@ -61,6 +62,11 @@
 //     empty field (12 00), which matters for Data.value (an empty block, not
 //     a hash-only reply) and Have.bitfield (an empty feed's reply, 1a 00).
 //
+// Re-encoding a decoded message therefore reproduces every body JS sends,
+// but not every body it accepts: an explicit Have length of 1 on a plain
+// announcement, a field repeated or out of order, an unknown field or a
+// padded varint all come back in the canonical form above.
+//
 // Decoding gives absent fields the defaults in the table (note Have.length
 // and Unhave.length of 1) and absent byte fields nil; present byte fields
 // are never nil. A repeated scalar field keeps its last value. Byte slices
@@ -77,11 +83,12 @@
 // means the stream is out of step with the peer: close the connection.
 //
 //   - ErrTooLarge: L above MaxBody plus the longest header varint, or a body
-//     above MaxBody (8 MiB, JS's limit). The length prefix is checked as soon
-//     as it arrives, before any buffer grows for the body, so a claimed
-//     length of 2^62 costs nothing. DecodeRLE uses the same error for an
-//     encoding that expands past the caller's limit, checked before the
-//     output is allocated.
+//     above MaxBody (8 MiB, JS's limit). L is checked as soon as its varint
+//     is complete, so a claimed length of 2^62 costs nothing; and even a
+//     valid L reserves nothing, since the buffer grows only with bytes that
+//     actually arrive (to at most one frame plus 128 KiB). DecodeRLE uses
+//     the same error for an encoding that expands past the caller's limit,
+//     checked before the output is allocated.
 //   - ErrChannelRange: a channel id above MaxChannel (2^31-1). JS numbers
 //     channels from 1 and never reuses them, so no honest peer gets there;
 //     the connection is closed rather than the frame ignored, since ids

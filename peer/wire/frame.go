@@ -94,8 +94,8 @@ func appendPrefix(dst []byte, channel uint64, t Type, n int) []byte {
 // feeds it bytes as they arrive and calls Next until it reports that it
 // needs more. FrameReader is a FrameParser filled from an io.Reader.
 //
-// An error is final: the stream has lost its framing and every later Next
-// returns the same error.
+// The zero value is ready to use. An error is final: the stream has lost
+// its framing and every later Next returns the same error.
 type FrameParser struct {
 	buf []byte // buf[off:] is not yet parsed
 	off int
