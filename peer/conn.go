@@ -1,0 +1,214 @@
+package peer
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/hyperfs/hyperfs/peer/handshake"
+	"github.com/hyperfs/hyperfs/peer/wire"
+)
+
+// Timing of a connection (spec 4.4): JS drops a peer it has not heard
+// from for 20 s and sends a keep-alive after 10 s of its own silence.
+const (
+	idleTimeout       = 20 * time.Second
+	keepAliveInterval = 10 * time.Second
+	handshakeTimeout  = idleTimeout
+	// highWater bounds the encoded frames a connection holds for a peer
+	// that does not read: past it we stop reading that peer's requests
+	// until it drains, so a slow or hostile peer costs a bounded amount
+	// of memory and never stalls the others (A19).
+	highWater = 16 << 20
+)
+
+// handshakeCaps binds capabilities to one connection's handshake.
+type handshakeCaps struct{ res handshake.Result }
+
+func (h handshakeCaps) Capability(key []byte) [32]byte { return handshake.Capability(h.res, key) }
+func (h handshakeCaps) RemoteCapability(key []byte) [32]byte {
+	return handshake.RemoteCapability(h.res, key)
+}
+
+// conn is one peer connection. Its reader runs on the goroutine that
+// called run; run starts the writer and waits for it before returning.
+type conn struct {
+	sw   *Swarm
+	nc   net.Conn
+	addr string
+
+	// mu guards s and out; never held across network I/O.
+	mu sync.Mutex
+	s  *Session
+
+	wake    chan struct{} // capacity 1: output is pending
+	drained chan struct{} // capacity 1: the writer sent something
+	done    chan struct{} // closed when the reader stops
+}
+
+func newConn(sw *Swarm, nc net.Conn) *conn {
+	return &conn{
+		sw:      sw,
+		nc:      nc,
+		addr:    nc.RemoteAddr().String(),
+		wake:    make(chan struct{}, 1),
+		drained: make(chan struct{}, 1),
+		done:    make(chan struct{}),
+	}
+}
+
+func signal(ch chan struct{}) {
+	select {
+	case ch <- struct{}{}:
+	default:
+	}
+}
+
+// run does the handshake, then replicates until the connection fails or
+// the swarm closes it. It always closes nc.
+func (c *conn) run(initiator bool) error {
+	defer c.nc.Close()
+	if err := c.nc.SetDeadline(time.Now().Add(handshakeTimeout)); err != nil {
+		return fmt.Errorf("peer %s: %w", c.addr, err)
+	}
+	res, rest, err := handshake.Run(c.nc, handshake.Config{Initiator: initiator, Static: c.sw.static})
+	if err != nil {
+		return fmt.Errorf("peer %s: %w", c.addr, err)
+	}
+	if err := c.nc.SetDeadline(time.Time{}); err != nil {
+		return fmt.Errorf("peer %s: %w", c.addr, err)
+	}
+	sec := handshake.NewConn(c.nc, res, rest)
+	c.s = NewSession(SessionConfig{Caps: handshakeCaps{res}, MaxInflight: c.sw.cfg.MaxInflight, Logger: c.sw.log})
+	if !c.sw.attach(c) {
+		return ErrClosed
+	}
+	defer c.sw.detach(c)
+
+	var wg sync.WaitGroup
+	wg.Add(1)
+	var werr error
+	go func() {
+		defer wg.Done()
+		werr = c.writeLoop(sec)
+		// A dead writer must also stop the reader.
+		c.nc.Close()
+	}()
+	rerr := c.readLoop(sec)
+	close(c.done)
+	c.nc.Close()
+	wg.Wait()
+	if rerr != nil && !errors.Is(rerr, net.ErrClosed) {
+		return fmt.Errorf("peer %s: %w", c.addr, rerr)
+	}
+	if werr != nil && !errors.Is(werr, net.ErrClosed) {
+		return fmt.Errorf("peer %s: %w", c.addr, werr)
+	}
+	return nil
+}
+
+func (c *conn) readLoop(r io.Reader) error {
+	fr := wire.NewFrameReader(r)
+	for {
+		if err := c.nc.SetReadDeadline(time.Now().Add(idleTimeout)); err != nil {
+			return err
+		}
+		f, err := fr.Next()
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			return err
+		}
+		c.mu.Lock()
+		v := c.s.Version()
+		err = c.s.Receive(f)
+		unknown := c.s.Unknown()
+		changed := c.s.Version() != v
+		c.mu.Unlock()
+		if err != nil {
+			return err
+		}
+		if changed {
+			c.sw.announce()
+		}
+		for _, dkey := range unknown {
+			if f, opts, ok := c.sw.lookup(dkey); ok {
+				c.mu.Lock()
+				c.s.Open(f, opts)
+				c.mu.Unlock()
+			}
+		}
+		signal(c.wake)
+		if err := c.waitRoom(); err != nil {
+			return err
+		}
+	}
+}
+
+// waitRoom blocks the reader while too much output is queued.
+func (c *conn) waitRoom() error {
+	for {
+		c.mu.Lock()
+		n := c.s.Pending()
+		c.mu.Unlock()
+		if n < highWater {
+			return nil
+		}
+		select {
+		case <-c.drained:
+		case <-c.sw.ctx.Done():
+			return ErrClosed
+		}
+	}
+}
+
+func (c *conn) writeLoop(w io.Writer) error {
+	keepAlive := time.NewTicker(keepAliveInterval)
+	defer keepAlive.Stop()
+	var buf []byte
+	for {
+		idle := false
+		select {
+		case <-c.wake:
+		case <-keepAlive.C:
+			idle = true
+		case <-c.done:
+			return nil
+		case <-c.sw.ctx.Done():
+			return nil
+		}
+		c.mu.Lock()
+		buf = c.s.Output(buf)
+		c.mu.Unlock()
+		if len(buf) == 0 {
+			if !idle {
+				continue
+			}
+			buf = wire.AppendKeepAlive(buf)
+		}
+		if err := c.nc.SetWriteDeadline(time.Now().Add(idleTimeout)); err != nil {
+			return err
+		}
+		if _, err := w.Write(buf); err != nil {
+			return err
+		}
+		keepAlive.Reset(keepAliveInterval)
+		signal(c.drained)
+		// Large buffers are not kept: memory follows the load.
+		if cap(buf) > highWater/4 {
+			buf = nil
+		}
+	}
+}
+
+// do runs fn on the session under the lock and wakes the writer.
+func (c *conn) do(fn func(s *Session)) {
+	c.mu.Lock()
+	fn(c.s)
+	c.mu.Unlock()
+	signal(c.wake)
+}

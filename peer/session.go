@@ -1,0 +1,632 @@
+package peer
+
+import (
+	"bytes"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+
+	"github.com/hyperfs/hyperfs/feed"
+	"github.com/hyperfs/hyperfs/peer/wire"
+	"github.com/hyperfs/hyperfs/tree"
+)
+
+// Sentinel errors. Every error Receive returns means "close this
+// connection"; those caused by the remote wrap ErrProtocol.
+var (
+	ErrProtocol   = errors.New("peer: protocol error")
+	ErrCapability = fmt.Errorf("%w: invalid remote channel capability", ErrProtocol)
+	ErrChecksum   = fmt.Errorf("%w: remote sent data that does not verify", ErrProtocol)
+)
+
+// Protocol constants (spec 4.8, section 6).
+const (
+	wantWindow    = 1 << 20 // blocks per Want
+	wantAlign     = 8192    // a Want not aligned to this is ignored
+	maxWantsOut   = 16      // Wants awaiting their bitfield Have
+	maxGetsOut    = 32      // requests in flight for explicit gets
+	maxHaveBytes  = wantWindow / 8
+	maxChannels   = 1 << 16 // channels a remote may open on one connection
+	maxPendingOut = 1 << 10 // remote Opens for feeds we have not opened
+)
+
+// FeedOptions say how one feed replicates.
+type FeedOptions struct {
+	// Full downloads every block the remote has, in order; otherwise
+	// only blocks asked for with Want (sparse).
+	Full bool
+	// Live learns the remote's length as it grows, without the data:
+	// when a peer announces blocks past our length, the hash of its last
+	// block is requested, and its signature raises our length (JS's
+	// update(), spec 4.8.6). Without it the length grows only with the
+	// blocks downloaded.
+	Live bool
+	// NoUpload and NoDownload switch a direction off. A writable feed
+	// never downloads.
+	NoUpload, NoDownload bool
+}
+
+// Capabilities derives channel capabilities from a connection's
+// handshake (spec 1.7): what we send for a feed key, and what we expect.
+type Capabilities interface {
+	Capability(feedKey []byte) [32]byte
+	RemoteCapability(feedKey []byte) [32]byte
+}
+
+// SessionConfig configures a Session.
+type SessionConfig struct {
+	Caps Capabilities
+	// MaxInflight bounds the block requests in flight per channel in full
+	// mode; 0 means 64.
+	MaxInflight int
+	Logger      *slog.Logger
+}
+
+// Session is the replication state of one connection: the deterministic
+// core of spec 4.7-4.8. It does no I/O of its own besides calling the
+// feeds it replicates, starts no goroutines and reads no clock: the
+// connection layer hands it every received frame (Receive) and every
+// local change (FeedEvent, Want), and sends what Output returns.
+//
+// A Session is not safe for concurrent use; its owner serialises calls.
+type Session struct {
+	cfg         SessionConfig
+	log         *slog.Logger
+	maxInflight int
+
+	out    []byte              // encoded plaintext frames not yet taken
+	nextID uint64              // next local channel id; 0 is the stream
+	local  map[uint64]*channel // by our channel id
+	remote map[uint64]*channel // by the remote's channel id, once it opened
+	byKey  map[[32]byte]*channel
+
+	// pending holds remote Opens for discovery keys we have not opened:
+	// the owner may open the feed later (JS's "discovery-key" event).
+	pending map[[32]byte]remoteOpen
+	unknown [][32]byte // discovery keys newly pending, for the owner
+
+	// version counts changes to what remotes announced, so the owner can
+	// tell waiters (a clone waiting for the remote length) cheaply.
+	version uint64
+}
+
+type remoteOpen struct {
+	id  uint64
+	cap []byte
+}
+
+// channel is one feed on this connection.
+type channel struct {
+	f                      *feed.Feed
+	dkey                   [32]byte
+	id, remoteID           uint64
+	opened                 bool // the remote's Open arrived and verified
+	full, live             bool
+	uploading, downloading bool
+
+	// What the remote told us.
+	remoteUploading   bool
+	remoteDownloading bool
+	remoteWant        bool     // sent a Want: gets every Have from now on
+	remoteHas         rangeSet // blocks it announced
+	remoteKnown       bool     // it answered a Want: remoteHas is its state
+	remoteTree        tree.NodeMarks
+	lastBytes         uint64 // last byte-offset request, ignored if repeated
+
+	wantsSent   map[uint64]bool // windows asked for; true while unanswered
+	wantsOut    int
+	inflight    map[uint64]struct{} // block requests awaiting Data
+	hashPending bool                // a hash request for the remote's length is out
+	gets        map[uint64]struct{} // blocks a local Get waits for
+	cursor      uint64              // full mode: lowest block not yet requested
+}
+
+// NewSession returns an empty session.
+func NewSession(cfg SessionConfig) *Session {
+	s := &Session{
+		cfg:         cfg,
+		log:         cfg.Logger,
+		maxInflight: cfg.MaxInflight,
+		nextID:      1,
+		local:       map[uint64]*channel{},
+		remote:      map[uint64]*channel{},
+		byKey:       map[[32]byte]*channel{},
+		pending:     map[[32]byte]remoteOpen{},
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.maxInflight <= 0 {
+		s.maxInflight = 64
+	}
+	return s
+}
+
+// Output returns the frames produced since the last call and takes buf
+// (emptied) as the buffer for the next ones: a writer passing back the
+// previous result swaps two buffers and copies nothing.
+func (s *Session) Output(buf []byte) []byte {
+	out := s.out
+	s.out = buf[:0]
+	return out
+}
+
+// Pending reports how many output bytes are waiting: the connection
+// layer stops reading while a slow peer leaves too much unsent.
+func (s *Session) Pending() int { return len(s.out) }
+
+// Unknown returns the discovery keys the remote opened that we have not,
+// since the last call: the owner opens those it holds.
+func (s *Session) Unknown() [][32]byte {
+	u := s.unknown
+	s.unknown = nil
+	return u
+}
+
+// Opened reports whether the channel of f is open at both ends.
+func (s *Session) Opened(f *feed.Feed) bool {
+	ch := s.byKey[f.DiscoveryKey()]
+	return ch != nil && ch.opened
+}
+
+// RemoteLength is the length the remote has announced for f; known is
+// false until it has answered our first Want.
+func (s *Session) RemoteLength(f *feed.Feed) (length uint64, known bool) {
+	if ch := s.byKey[f.DiscoveryKey()]; ch != nil {
+		return ch.remoteHas.end(), ch.remoteKnown
+	}
+	return 0, false
+}
+
+// Version changes whenever a remote's announcements change.
+func (s *Session) Version() uint64 { return s.version }
+
+func (s *Session) send(id uint64, m wire.Message) {
+	s.out = wire.AppendFrame(s.out, id, m)
+}
+
+// Open starts replicating f on this connection (spec 4.7).
+func (s *Session) Open(f *feed.Feed, opts FeedOptions) {
+	dkey := f.DiscoveryKey()
+	if s.byKey[dkey] != nil {
+		return
+	}
+	writable := f.Writable()
+	ch := &channel{
+		f:                 f,
+		dkey:              dkey,
+		full:              opts.Full,
+		live:              opts.Live,
+		uploading:         !opts.NoUpload,
+		downloading:       !opts.NoDownload && !writable,
+		remoteUploading:   true,
+		remoteDownloading: true,
+		wantsSent:         map[uint64]bool{},
+		inflight:          map[uint64]struct{}{},
+		gets:              map[uint64]struct{}{},
+	}
+	ro, ok := s.pending[dkey]
+	if ok {
+		delete(s.pending, dkey)
+		if !s.capabilityOK(f, ro.cap) {
+			// JS answers a remote Open that does not prove the key with
+			// Close{discoveryKey} instead of its own Open.
+			s.send(s.allocID(), wire.Close{DiscoveryKey: dkey[:]})
+			return
+		}
+	}
+	ch.id = s.allocID()
+	s.local[ch.id] = ch
+	s.byKey[dkey] = ch
+	c := s.cfg.Caps.Capability(f.Key())
+	s.send(ch.id, wire.Open{DiscoveryKey: dkey[:], Capability: c[:]})
+	if ok {
+		s.attach(ch, ro.id)
+	}
+}
+
+// Close stops replicating f: Close{} on its channel.
+func (s *Session) Close(f *feed.Feed) {
+	ch := s.byKey[f.DiscoveryKey()]
+	if ch == nil {
+		return
+	}
+	s.send(ch.id, wire.Close{})
+	s.drop(ch)
+}
+
+func (s *Session) drop(ch *channel) {
+	delete(s.local, ch.id)
+	delete(s.byKey, ch.dkey)
+	if ch.opened {
+		delete(s.remote, ch.remoteID)
+	}
+}
+
+func (s *Session) allocID() uint64 {
+	id := s.nextID
+	s.nextID++
+	return id
+}
+
+func (s *Session) capabilityOK(f *feed.Feed, got []byte) bool {
+	want := s.cfg.Caps.RemoteCapability(f.Key())
+	return len(got) == len(want) && subtle.ConstantTimeCompare(got, want[:]) == 1
+}
+
+// attach binds the remote's channel id and starts replication (JS's
+// onopen, spec 4.8.2).
+func (s *Session) attach(ch *channel, remoteID uint64) {
+	ch.remoteID, ch.opened = remoteID, true
+	s.remote[remoteID] = ch
+	if !ch.uploading || !ch.downloading {
+		s.send(ch.id, wire.Status{Uploading: ch.uploading, Downloading: ch.downloading})
+	}
+	if ch.downloading {
+		s.want(ch, 0)
+	}
+	s.schedule(ch)
+}
+
+// Receive handles one frame from the remote. An error means the
+// connection must be closed.
+func (s *Session) Receive(fr wire.Frame) error {
+	if fr.KeepAlive {
+		return nil
+	}
+	m, err := wire.Decode(fr.Type, fr.Body)
+	if errors.Is(err, wire.ErrUnknownType) {
+		return nil // types 11-14: ignored, as JS does
+	}
+	if err != nil {
+		return fmt.Errorf("%w: channel %d: %w", ErrProtocol, fr.Channel, err)
+	}
+	if o, ok := m.(*wire.Open); ok {
+		return s.onOpen(fr.Channel, o)
+	}
+	ch := s.remote[fr.Channel]
+	if ch == nil {
+		// Channel 0 carries stream-level options and extensions we do
+		// not use; other unknown channels were never opened or are
+		// closed. JS ignores both.
+		return nil
+	}
+	switch m := m.(type) {
+	case *wire.Options, *wire.Unwant, *wire.Cancel, *wire.Extension:
+		return nil // no acks or extensions registered (spec 4.8.8, 4.9)
+	case *wire.Status:
+		s.onStatus(ch, m)
+	case *wire.Have:
+		return s.onHave(ch, m)
+	case *wire.Unhave:
+		s.onUnhave(ch, m)
+	case *wire.Want:
+		return s.onWant(ch, m)
+	case *wire.Request:
+		s.onRequest(ch, m)
+	case *wire.Data:
+		return s.onData(ch, m)
+	case *wire.Close:
+		s.drop(ch)
+	}
+	return nil
+}
+
+func (s *Session) onOpen(id uint64, m *wire.Open) error {
+	if len(m.DiscoveryKey) != 32 {
+		return fmt.Errorf("%w: open with a %d-byte discovery key", ErrProtocol, len(m.DiscoveryKey))
+	}
+	if s.remote[id] != nil {
+		return fmt.Errorf("%w: channel %d opened twice", ErrProtocol, id)
+	}
+	dkey := [32]byte(m.DiscoveryKey)
+	ch := s.byKey[dkey]
+	switch {
+	case ch == nil:
+		if len(s.pending) >= maxPendingOut {
+			return fmt.Errorf("%w: more than %d unanswered opens", ErrProtocol, maxPendingOut)
+		}
+		if _, dup := s.pending[dkey]; !dup {
+			s.unknown = append(s.unknown, dkey)
+		}
+		s.pending[dkey] = remoteOpen{id: id, cap: bytes.Clone(m.Capability)}
+		return nil
+	case ch.opened:
+		return fmt.Errorf("%w: feed %x opened twice", ErrProtocol, dkey[:8])
+	case !s.capabilityOK(ch.f, m.Capability):
+		return fmt.Errorf("%w (feed %x)", ErrCapability, dkey[:8])
+	case len(s.remote) >= maxChannels:
+		return fmt.Errorf("%w: more than %d channels", ErrProtocol, maxChannels)
+	}
+	s.attach(ch, id)
+	return nil
+}
+
+func (s *Session) onStatus(ch *channel, m *wire.Status) {
+	ch.remoteDownloading = m.Downloading
+	if ch.remoteUploading = m.Uploading; !m.Uploading {
+		// It will not answer: forget what is in flight so that another
+		// peer can be asked.
+		clear(ch.inflight)
+		ch.hashPending = false
+	}
+	s.schedule(ch)
+}
+
+// onWant answers with what we have in the window (spec 4.8.3).
+func (s *Session) onWant(ch *channel, m *wire.Want) error {
+	if !ch.uploading || m.Start%wantAlign != 0 || m.Length%wantAlign != 0 {
+		return nil
+	}
+	if m.Start >= tree.MaxIndex || m.Length > tree.MaxIndex {
+		return nil // beyond any feed (A15)
+	}
+	f := ch.f
+	if !ch.remoteWant {
+		ch.remoteWant = true
+		if n := f.Length(); n > 0 && f.Has(n-1) {
+			s.send(ch.id, wire.Have{Start: n - 1, Length: 1})
+		}
+	}
+	end := m.Start + m.Length
+	if m.Length == 0 {
+		if m.Start != 0 {
+			s.send(ch.id, wire.Have{Start: m.Start, Length: 0, Bitfield: []byte{}})
+			return nil
+		}
+		end = f.Length() // legacy: the whole feed
+	}
+	bits, err := f.BlockBits(m.Start, end)
+	if err != nil {
+		return fmt.Errorf("answer want %d+%d: %w", m.Start, m.Length, err)
+	}
+	s.send(ch.id, wire.Have{Start: m.Start, Length: m.Length, Bitfield: wire.AppendRLE([]byte{}, bits)})
+	return nil
+}
+
+func (s *Session) onHave(ch *channel, m *wire.Have) error {
+	start := min(m.Start, tree.MaxIndex)
+	if m.Bitfield == nil {
+		if m.Ack {
+			return nil // an acknowledgement; we never ask for them
+		}
+		ch.remoteHas.add(start, min(start+min(m.Length, tree.MaxIndex), tree.MaxIndex))
+	} else {
+		bits, err := wire.DecodeRLE(m.Bitfield, maxHaveBytes)
+		if err != nil {
+			return fmt.Errorf("%w: have bitfield at %d: %w", ErrProtocol, m.Start, err)
+		}
+		if start+uint64(len(bits))*8 > tree.MaxIndex {
+			return nil
+		}
+		ch.remoteHas.addBits(start, bits)
+		ch.remoteKnown = true
+		if ch.wantsSent[start] {
+			ch.wantsSent[start] = false
+			ch.wantsOut--
+		}
+	}
+	ch.cursor = min(ch.cursor, start)
+	s.version++
+	s.schedule(ch)
+	return nil
+}
+
+func (s *Session) onUnhave(ch *channel, m *wire.Unhave) {
+	start := min(m.Start, tree.MaxIndex)
+	end := min(start+min(m.Length, tree.MaxIndex), tree.MaxIndex)
+	ch.remoteHas.remove(start, end)
+	s.version++
+	for i := range ch.inflight {
+		if i >= start && i < end {
+			delete(ch.inflight, i) // it will not answer these
+		}
+	}
+	s.schedule(ch)
+}
+
+func (s *Session) onRequest(ch *channel, m *wire.Request) {
+	if !ch.uploading {
+		return
+	}
+	i, digest := m.Index, m.Nodes
+	if m.Bytes > 0 {
+		if m.Bytes == ch.lastBytes {
+			return
+		}
+		ch.lastBytes = m.Bytes
+		idx, _, err := ch.f.Seek(m.Bytes)
+		if err != nil {
+			return
+		}
+		i, digest = idx, 0
+	}
+	p, err := ch.f.Proof(i, m.Hash, digest, &ch.remoteTree)
+	if err != nil {
+		if !errors.Is(err, feed.ErrNotAvailable) {
+			// Corrupt or unreadable here: the peer must not get it, and
+			// it will ask someone else when its request times out.
+			s.log.Warn("not serving block", "feed", fmt.Sprintf("%x", ch.f.Key()[:8]), "block", i, "err", err)
+		}
+		return
+	}
+	d := wire.Data{Index: i, Signature: p.Signature, Nodes: make([]wire.Node, len(p.Nodes))}
+	if p.HasValue {
+		d.Value = p.Value
+	}
+	for k, n := range p.Nodes {
+		d.Nodes[k] = wire.Node{Index: n.Index, Hash: n.Hash[:], Size: n.Size}
+	}
+	s.send(ch.id, &d) // a pointer: no copy of the struct into the interface
+}
+
+func (s *Session) onData(ch *channel, m *wire.Data) error {
+	f := ch.f
+	if m.Value != nil {
+		if _, asked := ch.inflight[m.Index]; !asked {
+			// Unrequested pushes are dropped (A16), and the sender is
+			// told we do not have the block.
+			if ch.remoteWant && !f.Has(m.Index) {
+				s.send(ch.id, wire.Unhave{Start: m.Index, Length: 1})
+			}
+			return nil
+		}
+		delete(ch.inflight, m.Index)
+	} else {
+		ch.hashPending = false
+	}
+	p := tree.Proof{Block: m.Index, Value: m.Value, HasValue: m.Value != nil, Signature: m.Signature}
+	p.Nodes = make([]tree.Node, len(m.Nodes))
+	for k, n := range m.Nodes {
+		if len(n.Hash) != 32 {
+			return fmt.Errorf("%w: data %d: node %d has a %d-byte hash", ErrProtocol, m.Index, n.Index, len(n.Hash))
+		}
+		p.Nodes[k] = tree.Node{Index: n.Index, Hash: [32]byte(n.Hash), Size: n.Size}
+	}
+	if err := f.Put(p); err != nil {
+		switch {
+		case errors.Is(err, feed.ErrFork), errors.Is(err, feed.ErrForkedWriter):
+			s.log.Error("fork detected: the feed's key signed two histories; keeping ours", "feed", fmt.Sprintf("%x", f.Key()[:8]), "err", err)
+			return fmt.Errorf("%w: %w", ErrProtocol, err)
+		case errors.Is(err, tree.ErrInvalidProof):
+			return fmt.Errorf("%w: %w", ErrChecksum, err)
+		}
+		if errors.Is(err, feed.ErrClosed) {
+			return nil
+		}
+		return fmt.Errorf("store block %d from peer: %w", m.Index, err)
+	}
+	delete(ch.gets, m.Index)
+	s.schedule(ch)
+	return nil
+}
+
+// Want asks for block i of f on behalf of a local reader (sparse
+// replication): it is requested as soon as the remote announces it.
+func (s *Session) Want(f *feed.Feed, i uint64) {
+	ch := s.byKey[f.DiscoveryKey()]
+	if ch == nil || i >= tree.MaxIndex/2 || f.Has(i) {
+		return
+	}
+	ch.gets[i] = struct{}{}
+	if ch.opened {
+		s.want(ch, i/wantWindow*wantWindow)
+		s.schedule(ch)
+	}
+}
+
+// FeedEvent tells the session that f changed locally, so peers that sent
+// a Want hear of it (spec 4.8.6) and pending work is re-planned.
+func (s *Session) FeedEvent(f *feed.Feed, ev feed.Event) {
+	ch := s.byKey[f.DiscoveryKey()]
+	if ch == nil || !ch.opened {
+		return
+	}
+	if ch.remoteWant && ch.uploading {
+		switch ev.Kind {
+		case feed.EventAppend:
+			// A replica's length also grows from a proof; only a
+			// writer's append means it has the blocks.
+			if f.Writable() && ev.End > ev.Start {
+				s.send(ch.id, wire.Have{Start: ev.Start, Length: ev.End - ev.Start})
+			}
+		case feed.EventDownload:
+			if !ch.remoteHas.has(ev.Start) {
+				s.send(ch.id, wire.Have{Start: ev.Start, Length: 1})
+			}
+		case feed.EventClear:
+			if ev.End > ev.Start {
+				s.send(ch.id, wire.Unhave{Start: ev.Start, Length: ev.End - ev.Start})
+			}
+		case feed.EventOverflow:
+			s.announceAll(ch)
+		}
+	}
+	s.schedule(ch)
+}
+
+// announceAll re-sends our whole bitfield after lost events.
+func (s *Session) announceAll(ch *channel) {
+	n := ch.f.Length()
+	for start := uint64(0); start < n; start += wantWindow {
+		bits, err := ch.f.BlockBits(start, start+wantWindow)
+		if err != nil {
+			return
+		}
+		s.send(ch.id, wire.Have{Start: start, Length: wantWindow, Bitfield: wire.AppendRLE([]byte{}, bits)})
+	}
+}
+
+// want sends Want for the window starting at w unless it was sent.
+func (s *Session) want(ch *channel, w uint64) {
+	if _, sent := ch.wantsSent[w]; sent || ch.wantsOut >= maxWantsOut || !ch.remoteUploading {
+		return
+	}
+	ch.wantsSent[w] = true
+	ch.wantsOut++
+	s.send(ch.id, wire.Want{Start: w, Length: wantWindow})
+}
+
+// schedule sends the requests the channel can make now.
+func (s *Session) schedule(ch *channel) {
+	if !ch.opened || !ch.remoteUploading {
+		return
+	}
+	f := ch.f
+	length := f.Length()
+	if remote := ch.remoteHas.end(); remote > length && ch.live && !ch.hashPending && !f.Writable() && (ch.downloading || len(ch.gets) > 0) {
+		// Learn the longer length without the data (update(), spec
+		// 4.8.6): the hash of its last block comes with the signature.
+		ch.hashPending = true
+		s.request(ch, remote-1, true)
+	}
+	if len(ch.gets) > 0 {
+		gets := make([]uint64, 0, len(ch.gets))
+		for i := range ch.gets {
+			gets = append(gets, i)
+		}
+		slices.Sort(gets)
+		for _, i := range gets {
+			if f.Has(i) {
+				delete(ch.gets, i)
+				continue
+			}
+			if _, out := ch.inflight[i]; out || len(ch.inflight) >= maxGetsOut+s.maxInflight {
+				continue
+			}
+			if ch.remoteHas.has(i) {
+				s.request(ch, i, false)
+			} else {
+				s.want(ch, i/wantWindow*wantWindow)
+			}
+		}
+	}
+	if !ch.full || !ch.downloading {
+		return
+	}
+	for w := uint64(0); w < ch.remoteHas.end(); w += wantWindow {
+		s.want(ch, w)
+	}
+	for len(ch.inflight) < s.maxInflight {
+		i, ok := ch.remoteHas.next(ch.cursor)
+		if !ok {
+			return
+		}
+		ch.cursor = i + 1
+		if _, out := ch.inflight[i]; out || f.Has(i) {
+			continue
+		}
+		s.request(ch, i, false)
+	}
+}
+
+func (s *Session) request(ch *channel, i uint64, hash bool) {
+	f := ch.f
+	digest := tree.Digest(f, 2*i, 2*f.Length()+2)
+	if !hash {
+		ch.inflight[i] = struct{}{}
+	}
+	s.send(ch.id, wire.Request{Index: i, Hash: hash, Nodes: digest})
+}

@@ -1,0 +1,408 @@
+package peer
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/hyperfs/hyperfs/feed"
+	"github.com/hyperfs/hyperfs/peer/handshake"
+)
+
+// ErrClosed is returned by a Swarm that was closed.
+var ErrClosed = errors.New("peer: swarm closed")
+
+// Config configures a Swarm.
+type Config struct {
+	// Static is the connection key pair; zero means a fresh random one.
+	Static handshake.KeyPair
+	// MaxInflight bounds block requests in flight per feed and peer in
+	// full mode (default 64).
+	MaxInflight int
+	Logger      *slog.Logger
+}
+
+// Swarm replicates a set of feeds with every peer it is connected to:
+// one connection per peer, shared by all feeds. It implements
+// feed.Fetcher, so Get on a replica asks the connected peers.
+//
+// Goroutines: each connection runs a reader and a writer; each feed runs
+// one goroutine forwarding its events to the connections; listeners and
+// dialers run one each. The Swarm owns them all and Close stops and waits
+// for them.
+type Swarm struct {
+	cfg    Config
+	log    *slog.Logger
+	static handshake.KeyPair
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	// mu guards feeds, conns and listeners; never held while calling
+	// into a connection's session (conn.mu is taken after mu is
+	// released).
+	mu        sync.Mutex
+	feeds     map[[32]byte]*member
+	conns     map[*conn]struct{}
+	listeners []net.Listener
+	updated   chan struct{} // closed and replaced when a remote announces
+}
+
+type member struct {
+	f      *feed.Feed
+	opts   FeedOptions
+	cancel context.CancelFunc
+	// gets are blocks local readers wait for, replayed to connections
+	// that arrive later; a download removes its block. Guarded by
+	// Swarm.mu.
+	gets map[uint64]struct{}
+}
+
+// maxGets bounds member.gets: readers whose context ended leave their
+// block behind, and a reader that still waits asks again on its own.
+const maxGets = 4096
+
+// New returns a Swarm with no feeds and no connections.
+func New(cfg Config) (*Swarm, error) {
+	s := &Swarm{cfg: cfg, log: cfg.Logger, static: cfg.Static, feeds: map[[32]byte]*member{}, conns: map[*conn]struct{}{}, updated: make(chan struct{})}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.static == (handshake.KeyPair{}) {
+		kp, err := handshake.GenerateKeyPair(nil)
+		if err != nil {
+			return nil, err
+		}
+		s.static = kp
+	}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	return s, nil
+}
+
+// Add replicates f with every current and future peer until Remove or
+// Close. Get on f then fetches missing blocks from peers.
+func (s *Swarm) Add(f *feed.Feed, opts FeedOptions) error {
+	dkey := f.DiscoveryKey()
+	s.mu.Lock()
+	if s.ctx.Err() != nil {
+		s.mu.Unlock()
+		return ErrClosed
+	}
+	if s.feeds[dkey] != nil {
+		s.mu.Unlock()
+		return nil
+	}
+	ctx, cancel := context.WithCancel(s.ctx)
+	s.feeds[dkey] = &member{f: f, opts: opts, cancel: cancel, gets: map[uint64]struct{}{}}
+	conns := s.connList()
+	sub := f.Subscribe()
+	s.wg.Add(1)
+	s.mu.Unlock()
+
+	f.SetFetcher(s)
+	go s.forward(ctx, f, sub)
+	for _, c := range conns {
+		c.do(func(ss *Session) { ss.Open(f, opts) })
+	}
+	return nil
+}
+
+// Remove stops replicating f and closes its channels.
+func (s *Swarm) Remove(f *feed.Feed) {
+	s.mu.Lock()
+	m := s.feeds[f.DiscoveryKey()]
+	delete(s.feeds, f.DiscoveryKey())
+	conns := s.connList()
+	s.mu.Unlock()
+	if m == nil {
+		return
+	}
+	m.cancel()
+	f.SetFetcher(nil)
+	for _, c := range conns {
+		c.do(func(ss *Session) { ss.Close(f) })
+	}
+}
+
+// forward hands f's events to every connection until ctx ends.
+func (s *Swarm) forward(ctx context.Context, f *feed.Feed, sub *feed.Subscription) {
+	defer s.wg.Done()
+	defer sub.Close()
+	for {
+		ev, err := sub.Next(ctx)
+		if err != nil || ev.Kind == feed.EventClosed {
+			return
+		}
+		s.mu.Lock()
+		if m := s.feeds[f.DiscoveryKey()]; m != nil && ev.Kind == feed.EventDownload {
+			delete(m.gets, ev.Start)
+		}
+		conns := s.connList()
+		s.mu.Unlock()
+		for _, c := range conns {
+			c.do(func(ss *Session) { ss.FeedEvent(f, ev) })
+		}
+	}
+}
+
+// Want implements feed.Fetcher: every peer is asked for block i, and the
+// first verified answer wakes the reader.
+func (s *Swarm) Want(f *feed.Feed, i uint64) {
+	s.mu.Lock()
+	if m := s.feeds[f.DiscoveryKey()]; m != nil {
+		if len(m.gets) >= maxGets {
+			clear(m.gets)
+		}
+		m.gets[i] = struct{}{}
+	}
+	conns := s.connList()
+	s.mu.Unlock()
+	for _, c := range conns {
+		c.do(func(ss *Session) { ss.Want(f, i) })
+	}
+}
+
+// Peers counts the connections on which f's channel is open at both
+// ends.
+func (s *Swarm) Peers(f *feed.Feed) int {
+	s.mu.Lock()
+	conns := s.connList()
+	s.mu.Unlock()
+	n := 0
+	for _, c := range conns {
+		c.mu.Lock()
+		if c.s.Opened(f) {
+			n++
+		}
+		c.mu.Unlock()
+	}
+	return n
+}
+
+// RemoteLength is the longest length any connected peer announced for f;
+// known reports whether some peer has answered with its whole state.
+func (s *Swarm) RemoteLength(f *feed.Feed) (length uint64, known bool) {
+	s.mu.Lock()
+	conns := s.connList()
+	s.mu.Unlock()
+	for _, c := range conns {
+		c.mu.Lock()
+		n, k := c.s.RemoteLength(f)
+		c.mu.Unlock()
+		length, known = max(length, n), known || k
+	}
+	return length, known
+}
+
+// Updated returns a channel closed at the next change to what peers
+// announced; callers re-check RemoteLength, then call Updated again.
+func (s *Swarm) Updated() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.updated
+}
+
+func (s *Swarm) announce() {
+	s.mu.Lock()
+	close(s.updated)
+	s.updated = make(chan struct{})
+	s.mu.Unlock()
+}
+
+func (s *Swarm) connList() []*conn {
+	l := make([]*conn, 0, len(s.conns))
+	for c := range s.conns {
+		l = append(l, c)
+	}
+	return l
+}
+
+func (s *Swarm) lookup(dkey [32]byte) (*feed.Feed, FeedOptions, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m := s.feeds[dkey]
+	if m == nil {
+		return nil, FeedOptions{}, false
+	}
+	return m.f, m.opts, true
+}
+
+// attach registers a connection whose handshake is done and opens every
+// feed on it. It reports false once the swarm is closed.
+func (s *Swarm) attach(c *conn) bool {
+	s.mu.Lock()
+	if s.ctx.Err() != nil {
+		s.mu.Unlock()
+		return false
+	}
+	s.conns[c] = struct{}{}
+	type open struct {
+		m    *member
+		gets []uint64
+	}
+	opens := make([]open, 0, len(s.feeds))
+	for _, m := range s.feeds {
+		o := open{m: m}
+		for i := range m.gets {
+			o.gets = append(o.gets, i)
+		}
+		opens = append(opens, o)
+	}
+	s.mu.Unlock()
+	c.do(func(ss *Session) {
+		for _, o := range opens {
+			ss.Open(o.m.f, o.m.opts)
+			for _, i := range o.gets {
+				ss.Want(o.m.f, i)
+			}
+		}
+	})
+	return true
+}
+
+func (s *Swarm) detach(c *conn) {
+	s.mu.Lock()
+	delete(s.conns, c)
+	s.mu.Unlock()
+}
+
+// Listen accepts peers on addr until Close and returns the address it
+// listens on (the real port when addr asks for port 0).
+func (s *Swarm) Listen(addr string) (net.Addr, error) {
+	var lc net.ListenConfig
+	l, err := lc.Listen(s.ctx, "tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	if s.ctx.Err() != nil {
+		s.mu.Unlock()
+		l.Close()
+		return nil, ErrClosed
+	}
+	s.listeners = append(s.listeners, l)
+	s.wg.Add(1)
+	s.mu.Unlock()
+	go func() {
+		defer s.wg.Done()
+		for {
+			nc, err := l.Accept()
+			if err != nil {
+				if s.ctx.Err() == nil {
+					s.log.Warn("accept failed; listener stopped", "addr", l.Addr().String(), "err", err)
+				}
+				return
+			}
+			s.serve(nc, false)
+		}
+	}()
+	return l.Addr(), nil
+}
+
+// Connect replicates over an established connection (a net.Pipe in
+// tests, or a socket the caller dialled) until it ends, and returns why.
+func (s *Swarm) Connect(nc net.Conn, initiator bool) error {
+	s.mu.Lock()
+	if s.ctx.Err() != nil {
+		s.mu.Unlock()
+		nc.Close()
+		return ErrClosed
+	}
+	s.wg.Add(1)
+	s.mu.Unlock()
+	defer s.wg.Done()
+	return s.runConn(nc, initiator)
+}
+
+// serve runs an accepted connection on its own goroutine.
+func (s *Swarm) serve(nc net.Conn, initiator bool) {
+	s.mu.Lock()
+	if s.ctx.Err() != nil {
+		s.mu.Unlock()
+		nc.Close()
+		return
+	}
+	s.wg.Add(1)
+	s.mu.Unlock()
+	go func() {
+		defer s.wg.Done()
+		if err := s.runConn(nc, initiator); err != nil && s.ctx.Err() == nil {
+			s.log.Info("peer disconnected", "err", err)
+		}
+	}()
+}
+
+func (s *Swarm) runConn(nc net.Conn, initiator bool) error {
+	c := newConn(s, nc)
+	// Closing the swarm must unblock a reader waiting on the network.
+	stop := context.AfterFunc(s.ctx, func() { nc.Close() })
+	defer stop()
+	return c.run(initiator)
+}
+
+// Dial keeps a connection to addr until Close: it redials with
+// exponential backoff (100 ms up to 10 s, jittered) whenever the
+// connection fails or ends.
+func (s *Swarm) Dial(addr string) error {
+	s.mu.Lock()
+	if s.ctx.Err() != nil {
+		s.mu.Unlock()
+		return ErrClosed
+	}
+	s.wg.Add(1)
+	s.mu.Unlock()
+	go func() {
+		defer s.wg.Done()
+		const minBackoff, maxBackoff = 100 * time.Millisecond, 10 * time.Second
+		backoff := minBackoff
+		var d net.Dialer
+		for s.ctx.Err() == nil {
+			start := time.Now()
+			nc, err := d.DialContext(s.ctx, "tcp", addr)
+			if err == nil {
+				err = s.runConn(nc, true)
+			}
+			if s.ctx.Err() != nil {
+				return
+			}
+			if time.Since(start) > time.Minute {
+				backoff = minBackoff // it worked for a while
+			}
+			s.log.Info("peer connection ended; redialling", "addr", addr, "err", err, "in", backoff)
+			t := time.NewTimer(backoff/2 + rand.N(backoff/2+1))
+			select {
+			case <-t.C:
+			case <-s.ctx.Done():
+				t.Stop()
+				return
+			}
+			backoff = min(2*backoff, maxBackoff)
+		}
+	}()
+	return nil
+}
+
+// Close disconnects every peer, stops listening and dialling, uninstalls
+// itself as the feeds' fetcher and waits for its goroutines. The feeds
+// stay open: they belong to the caller.
+func (s *Swarm) Close() error {
+	s.mu.Lock()
+	s.cancel()
+	ls := s.listeners
+	s.listeners = nil
+	feeds := s.feeds
+	s.feeds = map[[32]byte]*member{}
+	s.mu.Unlock()
+	for _, l := range ls {
+		l.Close()
+	}
+	for _, m := range feeds {
+		m.f.SetFetcher(nil)
+	}
+	s.wg.Wait()
+	return nil
+}

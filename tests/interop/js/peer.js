@@ -1,0 +1,143 @@
+'use strict'
+// peer.js: a JS hypercore 9 replication peer over TCP, for the Go<->JS
+// replication tests. It prints one JSON object per line on stdout as things
+// happen, and exits 0 when its work is done (or, with --serve, when stdin
+// closes).
+//
+//   --dir DIR             feed directory (writable if it has secret_key)
+//   --key HEX             the feed key, for a replica directory that is new
+//   --listen PORT         accept connections (prints {"listening": PORT})
+//   --connect HOST:PORT   dial one peer instead
+//   --sparse              replicate sparsely (only what get/follow asks)
+//   --live                keep replicating (live: true)
+//   --get I,J,...         get these blocks; prints {"got": I, "sha256": ...}
+//   --wait-length N       wait until N blocks are local, then print the
+//                         summary (length, byteLength, dataSha256, audit)
+//   --follow N            print {"block": I, "sha256": ...} for every block
+//                         from index 0 as it arrives, until N blocks
+//   --append N            append N blocks, one per line read on stdin
+//                         (each prints {"appended": I}); the Go side paces
+//   --serve               stay until stdin closes
+//   --rand-seed INT       PRNG seed for --append blocks (default 1)
+
+const net = require('net')
+const readline = require('readline')
+const { args, int, call, openFeed, readKeys, mulberry32, randomBlock, sha256, blockHashes, main } = require('./lib')
+
+function emit (obj) {
+  process.stdout.write(JSON.stringify(obj) + '\n')
+}
+
+main(async function () {
+  const opt = args({
+    dir: { type: 'string' },
+    key: { type: 'string' },
+    listen: { type: 'string' },
+    connect: { type: 'string' },
+    sparse: { type: 'boolean', default: false },
+    live: { type: 'boolean', default: false },
+    get: { type: 'string' },
+    'wait-length': { type: 'string' },
+    follow: { type: 'string' },
+    append: { type: 'string' },
+    serve: { type: 'boolean', default: false },
+    'rand-seed': { type: 'string', default: '1' }
+  }, ['dir'])
+
+  let key = opt.key ? Buffer.from(opt.key, 'hex') : null
+  let secretKey = null
+  try {
+    ({ key, secretKey } = readKeys(opt.dir))
+  } catch (err) {
+    if (!key) throw err
+  }
+  const feed = await openFeed(opt.dir, key, { secretKey, sparse: opt.sparse })
+  const sockets = []
+  const replicate = (socket, initiator) => {
+    sockets.push(socket)
+    socket.on('error', () => {})
+    const stream = feed.replicate(initiator, { live: opt.live })
+    stream.on('error', (err) => emit({ streamError: err.message }))
+    socket.pipe(stream).pipe(socket)
+  }
+
+  if (opt.listen !== undefined) {
+    const server = net.createServer((socket) => replicate(socket, false))
+    await new Promise((resolve) => server.listen(int(opt, 'listen'), '127.0.0.1', resolve))
+    sockets.push({ destroy: () => server.close() })
+    emit({ listening: server.address().port })
+  }
+  if (opt.connect) {
+    const [host, port] = opt.connect.split(':')
+    const socket = net.connect(Number(port), host)
+    await new Promise((resolve, reject) => { socket.once('connect', resolve); socket.once('error', reject) })
+    replicate(socket, true)
+  }
+
+  const work = []
+  if (opt.get) {
+    for (const s of opt.get.split(',')) {
+      const i = Number(s)
+      const buf = await call(feed, 'get', i, { valueEncoding: 'binary' })
+      emit({ got: i, sha256: sha256(buf) })
+    }
+    let downloaded = 0
+    for (let i = 0; i < feed.length; i++) if (feed.has(i)) downloaded++
+    emit({ length: feed.length, downloaded })
+  }
+  if (opt.follow) {
+    const n = int(opt, 'follow')
+    work.push(new Promise((resolve, reject) => {
+      let i = 0
+      const next = () => {
+        if (i >= n) return resolve()
+        feed.get(i, { valueEncoding: 'binary' }, (err, buf) => {
+          if (err) return reject(err)
+          emit({ block: i, sha256: sha256(buf) })
+          i++
+          next()
+        })
+      }
+      next()
+    }))
+  }
+  if (opt.append) {
+    const n = int(opt, 'append')
+    const rng = mulberry32(int(opt, 'rand-seed'))
+    const rl = readline.createInterface({ input: process.stdin })
+    let done = 0
+    work.push(new Promise((resolve, reject) => {
+      if (n === 0) return resolve()
+      rl.on('line', () => {
+        const i = feed.length
+        feed.append(randomBlock(rng, 4096), (err) => {
+          if (err) return reject(err)
+          emit({ appended: i })
+          if (++done === n) { rl.close(); resolve() }
+        })
+      })
+    }))
+  }
+  if (opt['wait-length']) {
+    const n = int(opt, 'wait-length')
+    await new Promise((resolve, reject) => {
+      feed.download({ start: 0, end: n }, (err) => err ? reject(err) : resolve())
+    })
+  }
+  await Promise.all(work)
+  if (opt.serve) {
+    emit({ serving: true })
+    await new Promise((resolve) => {
+      process.stdin.on('end', resolve)
+      process.stdin.on('close', resolve)
+      process.stdin.resume()
+    })
+  }
+  const audit = await call(feed, 'audit')
+  const { dataSha256 } = await blockHashes(feed)
+  let downloaded = 0
+  for (let i = 0; i < feed.length; i++) if (feed.has(i)) downloaded++
+  for (const s of sockets) s.destroy()
+  await call(feed, 'close')
+  return { length: feed.length, byteLength: feed.byteLength, downloaded, dataSha256, audit }
+})

@@ -1,0 +1,352 @@
+package interop_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hyperfs/hyperfs/feed"
+	"github.com/hyperfs/hyperfs/peer"
+)
+
+// jsPeer is a running peer.js: its stdout lines are decoded as they come.
+type jsPeer struct {
+	t      *testing.T
+	cmd    *exec.Cmd
+	stdin  io.WriteCloser
+	lines  chan map[string]any
+	stderr *bytes.Buffer
+	exited chan error
+}
+
+func (e jsEnv) start(t *testing.T, args ...string) *jsPeer {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 3*scriptTimeout)
+	cmd := exec.CommandContext(ctx, e.node, append([]string{filepath.Join(e.dir, "peer.js")}, args...)...)
+	cmd.Dir = e.dir
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &jsPeer{t: t, cmd: cmd, stdin: stdin, lines: make(chan map[string]any, 1<<16), stderr: &bytes.Buffer{}, exited: make(chan error, 1)}
+	cmd.Stderr = p.stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	read := make(chan struct{})
+	go func() {
+		defer close(read)
+		defer close(p.lines)
+		sc := bufio.NewScanner(stdout)
+		sc.Buffer(nil, 1<<20)
+		for sc.Scan() {
+			var m map[string]any
+			if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
+				m = map[string]any{"unparsed": sc.Text()}
+			}
+			p.lines <- m
+		}
+	}()
+	go func() {
+		<-read
+		p.exited <- cmd.Wait()
+		cancel()
+	}()
+	t.Cleanup(func() {
+		stdin.Close()
+		select {
+		case <-p.exited:
+		case <-time.After(10 * time.Second):
+			cmd.Process.Kill()
+		}
+	})
+	return p
+}
+
+// next waits for the next line that has key.
+func (p *jsPeer) next(key string) map[string]any {
+	p.t.Helper()
+	timeout := time.After(scriptTimeout)
+	for {
+		select {
+		case m, ok := <-p.lines:
+			if !ok {
+				p.t.Fatalf("peer.js exited before printing %q\nstderr:\n%s", key, p.stderr)
+			}
+			if se, ok := m["streamError"]; ok {
+				p.t.Logf("peer.js stream error: %v", se)
+			}
+			if _, ok := m[key]; ok {
+				return m
+			}
+		case <-timeout:
+			p.t.Fatalf("peer.js printed no %q within %v\nstderr:\n%s", key, scriptTimeout, p.stderr)
+		}
+	}
+}
+
+// num reads a JSON number field.
+func num(t *testing.T, m map[string]any, key string) uint64 {
+	t.Helper()
+	v, ok := m[key].(float64)
+	if !ok {
+		t.Fatalf("%q missing or not a number in %v", key, m)
+	}
+	return uint64(v)
+}
+
+func newSwarm(t *testing.T) *peer.Swarm {
+	t.Helper()
+	sw, err := peer.New(peer.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sw.Close() })
+	return sw
+}
+
+// waitBlocks waits until f holds blocks [0, n).
+func waitBlocks(t *testing.T, f *feed.Feed, n uint64) {
+	t.Helper()
+	deadline := time.After(scriptTimeout)
+	for f.Length() < n || f.Downloaded(0, n) < n {
+		select {
+		case <-f.Changed():
+		case <-deadline:
+			t.Fatalf("have %d of %d blocks (length %d) after %v", f.Downloaded(0, n), n, f.Length(), scriptTimeout)
+		}
+	}
+}
+
+func dataSum(t *testing.T, f *feed.Feed) string {
+	t.Helper()
+	h := sha256.New()
+	for i := range f.Length() {
+		b, err := f.GetLocal(i)
+		if err != nil {
+			t.Fatalf("block %d: %v", i, err)
+		}
+		h.Write(b)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+func replicaAt(t *testing.T, dir string, key []byte) *feed.Feed {
+	t.Helper()
+	r, err := feed.CreateReplica(feed.DirStorage{Dir: dir}, key, feed.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	return r
+}
+
+// jsFeed writes a feed of count mixed-size blocks with write.js.
+func jsFeed(t *testing.T, js jsEnv, count int, seed byte) (dir string, w summary, key []byte) {
+	t.Helper()
+	dir = t.TempDir()
+	js.run(t, &w, "write.js", "--dir", dir, "--seed", strings.Repeat(fmt.Sprintf("%02x", seed), 32),
+		"--count", strconv.Itoa(count), "--max-size", "65536", "--rand-seed", strconv.Itoa(int(seed)), "--max-batch", "64")
+	key, _ = hex.DecodeString(w.Key)
+	return dir, w, key
+}
+
+// JS seeds over TCP; hyperfs clones every block, then fetches sparsely.
+func TestJSSeedsGoClones(t *testing.T) {
+	js := newJS(t)
+	dir, w, key := jsFeed(t, js, 20000, 0x61)
+	seeder := js.start(t, "--dir", dir, "--listen", "0", "--live", "--serve")
+	port := num(t, seeder.next("listening"), "listening")
+	addr := net.JoinHostPort("127.0.0.1", strconv.FormatUint(port, 10))
+
+	t.Run("full", func(t *testing.T) {
+		r := replicaAt(t, t.TempDir(), key)
+		sw := newSwarm(t)
+		if err := sw.Add(r, peer.FeedOptions{Full: true, Live: true}); err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		if err := sw.Dial(addr); err != nil {
+			t.Fatal(err)
+		}
+		waitBlocks(t, r, w.Length)
+		t.Logf("cloned %d blocks, %d bytes in %v", w.Length, w.ByteLength, time.Since(start))
+		if got := dataSum(t, r); got != w.DataSha256 || r.ByteLength() != w.ByteLength {
+			t.Fatalf("clone: sha %s, %d bytes; JS wrote %s, %d bytes", got, r.ByteLength(), w.DataSha256, w.ByteLength)
+		}
+		if res, err := r.Audit(t.Context()); err != nil || res.Invalid != 0 {
+			t.Fatalf("audit %+v, %v", res, err)
+		}
+	})
+	t.Run("sparse", func(t *testing.T) {
+		r := replicaAt(t, t.TempDir(), key)
+		sw := newSwarm(t)
+		if err := sw.Add(r, peer.FeedOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		if err := sw.Dial(addr); err != nil {
+			t.Fatal(err)
+		}
+		rng := rand.New(rand.NewPCG(1, 2))
+		picked := map[uint64]bool{}
+		for range 10 {
+			i := rng.Uint64N(w.Length)
+			picked[i] = true
+			ctx, cancel := context.WithTimeout(t.Context(), scriptTimeout)
+			b, err := r.Get(ctx, i)
+			cancel()
+			if err != nil {
+				t.Fatalf("get %d: %v", i, err)
+			}
+			if got := hexSum(b); got != w.Blocks[i] {
+				t.Fatalf("block %d: sha %s, want %s", i, got, w.Blocks[i])
+			}
+		}
+		if got := r.Downloaded(0, r.Length()); got != uint64(len(picked)) {
+			t.Fatalf("downloaded %d blocks, want only the %d asked for", got, len(picked))
+		}
+	})
+}
+
+// hyperfs seeds over TCP; JS clones fully and sparsely.
+func TestGoSeedsJSClones(t *testing.T) {
+	js := newJS(t)
+	dir := t.TempDir()
+	sk, _ := seedKey(0x62)
+	f, err := feed.Create(feed.DirStorage{Dir: dir}, feed.Options{SecretKey: sk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var g goBlocks
+	appendRandom(t, f, rand.New(rand.NewPCG(3, 4)), genSpec{count: 20000, maxBatch: 64, maxSize: 65536}, &g)
+	sw := newSwarm(t)
+	if err := sw.Add(f, peer.FeedOptions{Live: true}); err != nil {
+		t.Fatal(err)
+	}
+	addr, err := sw.Listen("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := hex.EncodeToString(f.Key())
+
+	t.Run("full", func(t *testing.T) {
+		start := time.Now()
+		c := js.start(t, "--dir", t.TempDir(), "--key", key, "--connect", addr.String(), "--wait-length", strconv.Itoa(len(g.hashes)))
+		res := c.next("audit")
+		t.Logf("JS cloned %d blocks in %v", len(g.hashes), time.Since(start))
+		if res["dataSha256"] != g.dataSha256() || num(t, res, "length") != f.Length() {
+			t.Fatalf("JS clone: %v; want sha %s, length %d", res, g.dataSha256(), f.Length())
+		}
+		audit := res["audit"].(map[string]any)
+		if num(t, audit, "invalid") != 0 || num(t, audit, "valid") != f.Length() {
+			t.Fatalf("JS audit %v", audit)
+		}
+	})
+	t.Run("sparse", func(t *testing.T) {
+		want := []int{0, 4097, 12345, 19999, 777}
+		var list []string
+		for _, i := range want {
+			list = append(list, strconv.Itoa(i))
+		}
+		c := js.start(t, "--dir", t.TempDir(), "--key", key, "--connect", addr.String(), "--sparse", "--get", strings.Join(list, ","))
+		for _, i := range want {
+			m := c.next("got")
+			if int(num(t, m, "got")) != i || m["sha256"] != g.hashes[i] {
+				t.Fatalf("JS got %v, want block %d sha %s", m, i, g.hashes[i])
+			}
+		}
+		m := c.next("downloaded")
+		if num(t, m, "downloaded") != uint64(len(want)) {
+			t.Fatalf("JS sparse replica downloaded %v, want %d blocks", m, len(want))
+		}
+		res := c.next("audit")
+		if audit := res["audit"].(map[string]any); num(t, audit, "invalid") != 0 {
+			t.Fatalf("JS audit %v", audit)
+		}
+	})
+}
+
+// A JS writer appends while hyperfs follows live; and hyperfs appends
+// while a JS live reader receives each block.
+func TestLiveBothWays(t *testing.T) {
+	js := newJS(t)
+	const n = 20
+	t.Run("js-writes", func(t *testing.T) {
+		dir, w, key := jsFeed(t, js, 5, 0x63)
+		writer := js.start(t, "--dir", dir, "--listen", "0", "--live", "--append", strconv.Itoa(n), "--serve")
+		port := num(t, writer.next("listening"), "listening")
+		r := replicaAt(t, t.TempDir(), key)
+		sw := newSwarm(t)
+		if err := sw.Add(r, peer.FeedOptions{Full: true, Live: true}); err != nil {
+			t.Fatal(err)
+		}
+		if err := sw.Dial(net.JoinHostPort("127.0.0.1", strconv.FormatUint(port, 10))); err != nil {
+			t.Fatal(err)
+		}
+		waitBlocks(t, r, w.Length)
+		var lat []time.Duration
+		for k := range n {
+			start := time.Now()
+			fmt.Fprintln(writer.stdin, "append")
+			idx := num(t, writer.next("appended"), "appended")
+			if idx != w.Length+uint64(k) {
+				t.Fatalf("JS appended block %d, want %d", idx, w.Length+uint64(k))
+			}
+			waitBlocks(t, r, idx+1)
+			lat = append(lat, time.Since(start))
+		}
+		slices.Sort(lat)
+		t.Logf("JS append to hyperfs replica: p50 %v, max %v", lat[len(lat)/2], lat[len(lat)-1])
+	})
+	t.Run("go-writes", func(t *testing.T) {
+		dir := t.TempDir()
+		f, err := feed.Create(feed.DirStorage{Dir: dir}, feed.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		sw := newSwarm(t)
+		if err := sw.Add(f, peer.FeedOptions{Live: true}); err != nil {
+			t.Fatal(err)
+		}
+		addr, err := sw.Listen("127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		reader := js.start(t, "--dir", t.TempDir(), "--key", hex.EncodeToString(f.Key()), "--connect", addr.String(), "--live", "--follow", strconv.Itoa(n))
+		var lat []time.Duration
+		for k := range n {
+			b := []byte(fmt.Sprintf("live block %d\n", k))
+			start := time.Now()
+			if err := f.Append(b); err != nil {
+				t.Fatal(err)
+			}
+			m := reader.next("block")
+			if int(num(t, m, "block")) != k || m["sha256"] != hexSum(b) {
+				t.Fatalf("JS reader got %v, want block %d", m, k)
+			}
+			lat = append(lat, time.Since(start))
+		}
+		slices.Sort(lat)
+		t.Logf("hyperfs append to JS live reader: p50 %v, max %v", lat[len(lat)/2], lat[len(lat)-1])
+	})
+}
