@@ -3,7 +3,6 @@ package integration
 import (
 	"bufio"
 	"bytes"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -230,20 +229,6 @@ func sh(t *testing.T, script string) string {
 		t.Fatalf("%s: %v\n%s", script, err, errb.String())
 	}
 	return out.String()
-}
-
-// shFail runs a shell command line that must fail, and returns its stderr.
-func shFail(t *testing.T, script string) string {
-	t.Helper()
-	cmd := exec.Command("bash", "-c", script)
-	var errb bytes.Buffer
-	cmd.Stderr = &errb
-	err := cmd.Run()
-	var ee *exec.ExitError
-	if !errors.As(err, &ee) {
-		t.Fatalf("%s: want a failure, got %v", script, err)
-	}
-	return errb.String()
 }
 
 // lockedWriter serialises writes from the process's stderr copier with
