@@ -12,12 +12,19 @@ Commands:
   create NAME                      create a writable feed, print its key
   append FEED [FILE...]            append FILEs (or stdin): a block per 64 KiB,
          [--block-size N|--lines]  per N bytes, or per line
-  cat FEED [--start I] [--end J]   write blocks I..J-1 to stdout
+  cat FEED [--start I] [--end J]   write blocks I..J-1 to stdout; with --peer,
+      [--peer ADDR]... [--follow]  FEED is a key fetched from peers, and
+                                   --follow prints appends until interrupted
   get FEED INDEX                   write one block to stdout
   info FEED [--json]               show a feed's key, length and size
   list [--json]                    list the feeds in the home
   audit FEED                       re-hash every block; exit 1 if any is invalid
   import DIR [--name NAME]         copy a hypercore 9 directory into the home
+  serve [--listen ADDR]            replicate every feed, live, until SIGINT or
+        [--peer ADDR]...           SIGTERM; prints "listening on HOST:PORT"
+  follow KEY [--name NAME]         add a remote feed (a sparse replica)
+  clone KEY --peer ADDR...         download and verify every block of a
+        [--name NAME]              remote feed
   mount MOUNTPOINT                 serve the feeds as files until SIGINT or
         [--fetch-timeout DUR]      SIGTERM: MOUNTPOINT/FEED/{data,blocks/I,info};
         [--allow-other]            reads wait DUR (20s) for missing blocks

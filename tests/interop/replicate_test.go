@@ -11,11 +11,14 @@ import (
 	"io"
 	"math/rand/v2"
 	"net"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -349,4 +352,82 @@ func TestLiveBothWays(t *testing.T) {
 		slices.Sort(lat)
 		t.Logf("hyperfs append to JS live reader: p50 %v, max %v", lat[len(lat)/2], lat[len(lat)-1])
 	})
+}
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	binErr    error
+)
+
+// hyperfsBinary builds cmd/hyperfs once per test binary.
+func hyperfsBinary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "hyperfs-interop-")
+		if err != nil {
+			binErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "hyperfs")
+		out, err := exec.Command("go", "build", "-o", binPath, "../../cmd/hyperfs").CombinedOutput()
+		if err != nil {
+			binErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if binErr != nil {
+		t.Fatal(binErr)
+	}
+	return binPath
+}
+
+// A JS writer appends while `hyperfs cat --peer --follow` prints every
+// new block as it arrives.
+func TestCatFollowJSWriter(t *testing.T) {
+	js := newJS(t)
+	bin := hyperfsBinary(t)
+	dir, w, _ := jsFeed(t, js, 3, 0x64)
+	writer := js.start(t, "--dir", dir, "--listen", "0", "--live", "--append", "10", "--serve")
+	port := num(t, writer.next("listening"), "listening")
+	ctx, cancel := context.WithTimeout(t.Context(), scriptTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, "--home", t.TempDir(), "cat", w.Key,
+		"--peer", net.JoinHostPort("127.0.0.1", strconv.FormatUint(port, 10)), "--follow")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		cmd.Process.Signal(syscall.SIGINT)
+		if err := cmd.Wait(); err != nil {
+			t.Errorf("cat --follow: %v\nstderr:\n%s", err, stderr.String())
+		}
+	}()
+	// What is there first, then each appended block as it comes.
+	readN := func(n uint64) []byte {
+		t.Helper()
+		b := make([]byte, n)
+		if _, err := io.ReadFull(stdout, b); err != nil {
+			t.Fatalf("read %d bytes from cat --follow: %v\nstderr:\n%s", n, err, stderr.String())
+		}
+		return b
+	}
+	readN(w.ByteLength)
+	var lat []time.Duration
+	for range 10 {
+		start := time.Now()
+		fmt.Fprintln(writer.stdin, "append")
+		m := writer.next("appended")
+		if b := readN(num(t, m, "size")); hexSum(b) != m["sha256"] {
+			t.Fatalf("cat --follow printed block %v wrong", m["appended"])
+		}
+		lat = append(lat, time.Since(start))
+	}
+	slices.Sort(lat)
+	t.Logf("JS append to hyperfs cat --follow output: p50 %v, max %v", lat[len(lat)/2], lat[len(lat)-1])
 }

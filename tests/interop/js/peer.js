@@ -16,7 +16,8 @@
 //   --follow N            print {"block": I, "sha256": ...} for every block
 //                         from index 0 as it arrives, until N blocks
 //   --append N            append N blocks, one per line read on stdin
-//                         (each prints {"appended": I}); the Go side paces
+//                         (each prints {"appended": I, "size", "sha256"});
+//                         the Go side paces
 //   --serve               stay until stdin closes
 //   --rand-seed INT       PRNG seed for --append blocks (default 1)
 
@@ -110,9 +111,10 @@ main(async function () {
       if (n === 0) return resolve()
       rl.on('line', () => {
         const i = feed.length
-        feed.append(randomBlock(rng, 4096), (err) => {
+        const block = randomBlock(rng, 4096)
+        feed.append(block, (err) => {
           if (err) return reject(err)
-          emit({ appended: i })
+          emit({ appended: i, size: block.length, sha256: sha256(block) })
           if (++done === n) { rl.close(); resolve() }
         })
       })

@@ -1,0 +1,247 @@
+package main
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/hyperfs/hyperfs/feed"
+	"github.com/hyperfs/hyperfs/index"
+	"github.com/hyperfs/hyperfs/peer"
+)
+
+// addrList is a repeatable --peer flag.
+type addrList []string
+
+func (a *addrList) String() string { return strings.Join(*a, ",") }
+func (a *addrList) Set(s string) error {
+	if s == "" {
+		return errors.New("empty address")
+	}
+	*a = append(*a, s)
+	return nil
+}
+
+// feedMode is how a feed of the home replicates: writers upload, full
+// replicas download everything, sparse ones what is read; all are live.
+func feedMode(rec index.Feed) peer.FeedOptions {
+	return peer.FeedOptions{Live: true, Full: !rec.Writable && !rec.Sparse}
+}
+
+// runServe replicates every feed of the home until SIGINT or SIGTERM.
+func runServe(c *cli, cmd *command, args []string) (err error) {
+	fs := c.flags(cmd)
+	listen := fs.String("listen", "", "accept peers on `ADDR` (HOST:PORT; port 0 picks one)")
+	var peers addrList
+	fs.Var(&peers, "peer", "connect to `ADDR` (HOST:PORT), repeatable")
+	if _, err := c.parse(cmd, fs, args, 0, 0); err != nil {
+		return err
+	}
+	h, err := c.home()
+	if err != nil {
+		return err
+	}
+	var recs []index.Feed
+	if err := c.withRegistry(h, func(reg registry) (err error) {
+		recs, err = reg.List()
+		return err
+	}); err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
+	sw, err := peer.New(peer.Config{Logger: newLogger(c)})
+	if err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
+	var open []*feed.Feed
+	defer func() {
+		// Peers first, so nothing touches a feed being closed.
+		sw.Close()
+		for _, f := range open {
+			closeFeed(f, &err)
+		}
+	}()
+	for _, rec := range recs {
+		f, err := openDir(c, h.feedDir(hex.EncodeToString(rec.Key[:])))
+		if err != nil {
+			fmt.Fprintf(c.stderr, "hyperfs: serve: skipping %x: %v\n", rec.Key[:8], err)
+			continue
+		}
+		open = append(open, f)
+		if err := sw.Add(f, feedMode(rec)); err != nil {
+			return fmt.Errorf("serve: %w", err)
+		}
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := startNetwork(c, sw, *listen, peers); err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
+	<-ctx.Done()
+	return nil
+}
+
+// startNetwork listens (printing the address, as scripts wait for it) and
+// dials.
+func startNetwork(c *cli, sw *peer.Swarm, listen string, peers []string) error {
+	if listen != "" {
+		addr, err := sw.Listen(listen)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(c.stderr, "listening on %s\n", addr)
+	}
+	for _, p := range peers {
+		if err := sw.Dial(p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// runFollow registers a remote feed as a sparse replica in the home.
+func runFollow(c *cli, cmd *command, args []string) error {
+	fs := c.flags(cmd)
+	name := fs.String("name", "", "name the feed `NAME`")
+	pos, err := c.parse(cmd, fs, args, 1, 1)
+	if err != nil {
+		return err
+	}
+	key, ok := parseKey(pos[0])
+	if !ok {
+		return usagef(cmd, "follow: %q is not a 64-hex-digit feed key", pos[0])
+	}
+	if _, err := c.replicaInHome(key, *name, true); err != nil {
+		return fmt.Errorf("follow: %w", err)
+	}
+	fmt.Fprintln(c.stdout, hex.EncodeToString(key[:]))
+	return nil
+}
+
+// replicaInHome makes HOME/feeds/KEY a replica of key unless the home
+// holds it already, and registers it with name and mode; it returns the
+// feed's directory.
+func (c *cli) replicaInHome(key [32]byte, name string, sparse bool) (string, error) {
+	if name != "" {
+		if err := index.ValidName(name, key); err != nil {
+			return "", err
+		}
+	}
+	h, err := c.home()
+	if err != nil {
+		return "", err
+	}
+	dir := h.feedDir(hex.EncodeToString(key[:]))
+	err = c.withIndex(h, func(db *index.DB) error {
+		rec, err := db.ByKey(key)
+		switch {
+		case err == nil:
+			if name != "" && name != rec.Name {
+				if err := nameFree(db, name); err != nil {
+					return err
+				}
+				rec.Name = name
+			}
+			if rec.Sparse && !sparse {
+				rec.Sparse = false // a clone makes it full
+			}
+			_, err = db.Put(rec)
+			return err
+		case !errors.Is(err, index.ErrNotFound):
+			return err
+		}
+		if name != "" {
+			if err := nameFree(db, name); err != nil {
+				return err
+			}
+		}
+		if !hasFeed(dir) {
+			if err := os.MkdirAll(h.feedsDir(), 0o755); err != nil {
+				return err
+			}
+			f, err := feed.CreateReplica(storageAt(dir), key[:], openOptions(c))
+			if err != nil {
+				os.RemoveAll(dir)
+				return fmt.Errorf("create replica: %w", err)
+			}
+			if err := f.Close(); err != nil {
+				return err
+			}
+		}
+		if name != "" {
+			if err := writeMeta(dir, meta{Name: name}); err != nil {
+				return err
+			}
+		}
+		_, err = db.Put(index.Feed{Key: key, Name: name, Sparse: sparse})
+		return err
+	})
+	return dir, err
+}
+
+// runClone downloads every block of a remote feed from a peer.
+func runClone(c *cli, cmd *command, args []string) (err error) {
+	fs := c.flags(cmd)
+	name := fs.String("name", "", "name the feed `NAME`")
+	var peers addrList
+	fs.Var(&peers, "peer", "download from `ADDR` (HOST:PORT), repeatable")
+	pos, err := c.parse(cmd, fs, args, 1, 1)
+	if err != nil {
+		return err
+	}
+	key, ok := parseKey(pos[0])
+	if !ok {
+		return usagef(cmd, "clone: %q is not a 64-hex-digit feed key", pos[0])
+	}
+	if len(peers) == 0 {
+		return usagef(cmd, "clone: --peer is required")
+	}
+	dir, err := c.replicaInHome(key, *name, false)
+	if err != nil {
+		return fmt.Errorf("clone: %w", err)
+	}
+	f, err := openDir(c, dir)
+	if err != nil {
+		return fmt.Errorf("clone: %w", err)
+	}
+	defer closeFeed(f, &err)
+	sw, err := peer.New(peer.Config{Logger: newLogger(c)})
+	if err != nil {
+		return fmt.Errorf("clone: %w", err)
+	}
+	defer sw.Close()
+	if err := sw.Add(f, peer.FeedOptions{Full: true, Live: true}); err != nil {
+		return fmt.Errorf("clone: %w", err)
+	}
+	if err := startNetwork(c, sw, "", peers); err != nil {
+		return fmt.Errorf("clone: %w", err)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	p := newProgress(c, hex.EncodeToString(key[:8]))
+	defer p.finish()
+	for {
+		changed, updated := f.Changed(), sw.Updated()
+		remote, known := sw.RemoteLength(f)
+		have := f.Downloaded(0, f.Length())
+		p.update(have, max(remote, f.Length()))
+		if known && f.Length() >= remote && have == f.Length() {
+			break
+		}
+		select {
+		case <-changed:
+		case <-updated:
+		case <-ctx.Done():
+			return fmt.Errorf("clone: interrupted with %d of %d blocks", have, max(remote, f.Length()))
+		}
+	}
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("clone: %w", err)
+	}
+	c.noteFeed(f, target{dir: dir, name: *name, inHome: true})
+	return nil
+}
