@@ -29,7 +29,7 @@ const (
 	maxGetsOut    = 32      // requests in flight for explicit gets
 	maxHaveBytes  = wantWindow / 8
 	maxChannels   = 1 << 16 // channels a remote may open on one connection
-	maxPendingOut = 1 << 10 // remote Opens for feeds we have not opened
+	maxPendingOpens = 1 << 10 // remote Opens for feeds we have not opened
 )
 
 // FeedOptions say how one feed replicates.
@@ -309,6 +309,9 @@ func (s *Session) Receive(fr wire.Frame) error {
 	case *wire.Data:
 		return s.onData(ch, m)
 	case *wire.Close:
+		// Answered with our own Close, as JS does, so both ends forget
+		// the channel.
+		s.send(ch.id, wire.Close{})
 		s.drop(ch)
 	}
 	return nil
@@ -325,8 +328,8 @@ func (s *Session) onOpen(id uint64, m *wire.Open) error {
 	ch := s.byKey[dkey]
 	switch {
 	case ch == nil:
-		if len(s.pending) >= maxPendingOut {
-			return fmt.Errorf("%w: more than %d unanswered opens", ErrProtocol, maxPendingOut)
+		if len(s.pending) >= maxPendingOpens {
+			return fmt.Errorf("%w: more than %d unanswered opens", ErrProtocol, maxPendingOpens)
 		}
 		if _, dup := s.pending[dkey]; !dup {
 			s.unknown = append(s.unknown, dkey)
