@@ -23,12 +23,12 @@ var (
 
 // Protocol constants (spec 4.8, section 6).
 const (
-	wantWindow    = 1 << 20 // blocks per Want
-	wantAlign     = 8192    // a Want not aligned to this is ignored
-	maxWantsOut   = 16      // Wants awaiting their bitfield Have
-	maxGetsOut    = 32      // requests in flight for explicit gets
-	maxHaveBytes  = wantWindow / 8
-	maxChannels   = 1 << 16 // channels a remote may open on one connection
+	wantWindow      = 1 << 20 // blocks per Want
+	wantAlign       = 8192    // a Want not aligned to this is ignored
+	maxWantsOut     = 16      // Wants awaiting their bitfield Have
+	maxGetsOut      = 32      // requests in flight for explicit gets
+	maxHaveBytes    = wantWindow / 8
+	maxChannels     = 1 << 16 // channels a remote may open on one connection
 	maxPendingOpens = 1 << 10 // remote Opens for feeds we have not opened
 )
 
