@@ -98,6 +98,7 @@ func (m *mfeed) appendAt(b []byte, off uint64) error {
 	if err := m.f.Append(b); err != nil {
 		return err
 	}
+	m.ownEnd.Store(off + uint64(len(b)))
 	m.grew(m.f.Length(), time.Now())
 	m.dirty.Store(true)
 	m.fsys.wakeSyncer()

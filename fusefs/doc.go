@@ -134,12 +134,14 @@
 // one (ENOTCONN, left by a killed hyperfs) with a lazy unmount, or fails
 // with ErrStale saying what to run. As root it mounts directly (go-fuse
 // DirectMount), else through fusermount3. FsName and Name are "hyperfs"
-// (findmnt -t fuse.hyperfs). Unmount detaches lazily if files are still
+// (findmnt -t fuse.hyperfs). As root, Mount raises the mount's readahead
+// to 1 MiB (sysfs read_ahead_kb), so buffered reads arrive as 1 MiB READs.
+// Unmount detaches lazily if files are still
 // open. On macOS (macFUSE; builds, untested) the mount also sets volname,
 // noappledouble and noapplexattr; notifications may be lost there, and the
 // zero attribute timeout on data is what keeps sizes fresh.
 //
 // Not done yet: passthrough of fully local feeds to the backing data file
 // (Linux 6.9+, root), following remote feeds and readahead from peers
-// (the peer layer), and raising the kernel's read_ahead_kb.
+// (the peer layer).
 package fusefs

@@ -200,6 +200,10 @@ type mfeed struct {
 
 	// dirty is set by appends and cleared by the syncer before it syncs.
 	dirty atomic.Bool
+	// ownEnd is the byte length after this mount's last WRITE. The
+	// kernel learnt that size from the WRITE itself, so the watcher
+	// sends no notification while the byte length equals it.
+	ownEnd atomic.Uint64
 
 	// mu guards mtime and mtimeLen.
 	mu struct {

@@ -69,6 +69,9 @@ func (fsys *FS) Mount(dir string) (*Mount, error) {
 		return nil, fmt.Errorf("mount %s: %w", dir, err)
 	}
 	m := &Mount{fsys: fsys, server: server, dir: dir, done: make(chan struct{})}
+	if err := raiseReadahead(dir); err != nil {
+		fsys.log.Warn("fusefs: readahead stays at the kernel default", "err", err)
+	}
 	fsys.start()
 	go func() { // owned by m: ends when the server stops serving
 		server.Wait()

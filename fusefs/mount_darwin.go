@@ -12,6 +12,9 @@ func platformOptions() []string {
 	return []string{"default_permissions", "volname=hyperfs", "noappledouble", "noapplexattr"}
 }
 
+// raiseReadahead does nothing on macOS.
+func raiseReadahead(dir string) error { return nil }
+
 // Unmount unmounts dir; lazy forces it (MNT_FORCE) as macOS has no lazy
 // unmount.
 func Unmount(dir string, lazy bool) error {

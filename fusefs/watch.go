@@ -97,7 +97,8 @@ func (fsys *FS) syncAll() error {
 
 // watch follows m's events until ctx ends or the feed closes, and tells
 // the kernel what changed: data's size and its last page (the old end of
-// file may sit in a cached page padded with zeros). Events queued
+// file may sit in a cached page padded with zeros), unless the growth
+// ends with a WRITE of this mount, which told the kernel. Events queued
 // together are handled as one; byteLen is the byte length the kernel
 // knows at the start. It runs outside every request handler, as
 // kernel notifications must.
@@ -117,7 +118,7 @@ func (m *mfeed) watch(ctx context.Context, sub *feed.Subscription, byteLen uint6
 		}
 		m.grew(m.f.Length(), time.Now())
 		n := m.f.ByteLength()
-		if n != byteLen {
+		if n != byteLen && n != m.ownEnd.Load() {
 			m.notifyData(int64(min(n, byteLen) &^ (pageSize - 1)))
 			byteLen = n
 		}

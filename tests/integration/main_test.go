@@ -43,7 +43,7 @@ func testMain(m *testing.M) int {
 
 // requireFUSE skips the test when FUSE is unusable here, and fails it
 // instead when HYPERFS_REQUIRE_FUSE=1. It is the only skip in this package.
-func requireFUSE(t *testing.T) {
+func requireFUSE(t testing.TB) {
 	t.Helper()
 	var reason string
 	if _, err := os.Stat("/dev/fuse"); err != nil {
@@ -64,11 +64,11 @@ func requireFUSE(t *testing.T) {
 
 // home is a temporary hyperfs home.
 type home struct {
-	t   *testing.T
+	t   testing.TB
 	dir string
 }
 
-func newHome(t *testing.T) *home {
+func newHome(t testing.TB) *home {
 	return &home{t: t, dir: t.TempDir()}
 }
 
@@ -88,7 +88,7 @@ func (h *home) run(stdin []byte, args ...string) string {
 
 // mount is a running `hyperfs mount`.
 type mount struct {
-	t      *testing.T
+	t      testing.TB
 	dir    string // the mountpoint
 	cmd    *exec.Cmd
 	stderr *bytes.Buffer
