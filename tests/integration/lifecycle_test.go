@@ -3,8 +3,8 @@ package integration
 import (
 	"os"
 	"syscall"
-	"time"
 	"testing"
+	"time"
 )
 
 // TestUnmountCommand: `hyperfs unmount` ends the mount process, which
