@@ -241,6 +241,40 @@ func (f *Feed) Seek(off uint64) (index, inBlock uint64, err error) {
 	return f.seekTree(roots, off)
 }
 
+// SeekFetch is Seek for a sparse replica, which may lack the tree nodes
+// that locate byte off: it then fetches blocks through the Fetcher (Get,
+// until ctx ends) in a binary search on their offsets, so at most about
+// log2(length) blocks, each of which brings the proof nodes that place
+// it.
+func (f *Feed) SeekFetch(ctx context.Context, off uint64) (index, inBlock uint64, err error) {
+	i, in, err := f.Seek(off)
+	if err == nil || errors.Is(err, ErrOutOfRange) || errors.Is(err, ErrClosed) {
+		return i, in, err
+	}
+	lo, hi := uint64(0), f.Length() // the block holding off is in [lo, hi)
+	for lo < hi {
+		mid := lo + (hi-lo)/2
+		start, size, err := f.BlockRange(mid)
+		if err != nil {
+			if _, gerr := f.Get(ctx, mid); gerr != nil {
+				return 0, 0, fmt.Errorf("seek to byte %d: fetch block %d: %w", off, mid, gerr)
+			}
+			if start, size, err = f.BlockRange(mid); err != nil {
+				return 0, 0, fmt.Errorf("seek to byte %d: %w", off, err)
+			}
+		}
+		switch {
+		case off < start:
+			hi = mid
+		case off >= start+size:
+			lo = mid + 1
+		default:
+			return mid, off - start, nil
+		}
+	}
+	return 0, 0, fmt.Errorf("%w: byte %d of %d is in no block", ErrCorrupt, off, f.ByteLength())
+}
+
 // seekTree walks the roots, then descends, subtracting left sizes.
 func (f *Feed) seekTree(roots []tree.Node, off uint64) (uint64, uint64, error) {
 	for _, r := range roots {

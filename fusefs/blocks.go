@@ -87,6 +87,13 @@ type blockHandle struct {
 
 func (b *blockNode) Getattr(ctx context.Context, f fs.FileHandle, out *fuse.AttrOut) syscall.Errno {
 	_, size, err := b.m.f.BlockRange(b.i)
+	if err != nil && !b.m.f.Has(b.i) && b.i < b.m.f.Length() {
+		// A sparse replica learns a block's size with the block: stat
+		// fetches it as a read would (waiting up to the fetch timeout).
+		var data []byte
+		data, err = b.m.block(ctx, nil, b.i, false)
+		size = uint64(len(data))
+	}
 	if err != nil {
 		return fail(b.m.fsys.log, "stat block", err, "feed", b.m.tag, "block", b.i)
 	}

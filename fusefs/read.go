@@ -58,6 +58,22 @@ func (m *mfeed) block(ctx context.Context, c *lastBlock, i uint64, nonblock bool
 	return b, nil
 }
 
+// seek finds the block holding byte off. A sparse replica may have to
+// fetch blocks to place it (feed.SeekFetch), within the fetch timeout,
+// unless nonblock is set.
+func (m *mfeed) seek(ctx context.Context, off uint64, nonblock bool) (uint64, uint64, error) {
+	i, in, err := m.f.Seek(off)
+	if err == nil || m.f.Writable() {
+		return i, in, err
+	}
+	if nonblock {
+		return 0, 0, fmt.Errorf("seek to byte %d: %w", off, errWouldBlock)
+	}
+	ctx, cancel := context.WithTimeout(ctx, m.fsys.opts.FetchTimeout)
+	defer cancel()
+	return m.f.SeekFetch(ctx, off)
+}
+
 // readData fills p with the bytes of the concatenated blocks from off on,
 // as far as the byte length, and returns how many. It never returns fewer
 // bytes than remain before the byte length: a block that cannot be read
@@ -72,7 +88,7 @@ func (m *mfeed) readData(ctx context.Context, c *lastBlock, p []byte, off uint64
 	}
 	n := 0
 	for n < len(p) {
-		i, in, err := m.f.Seek(off + uint64(n))
+		i, in, err := m.seek(ctx, off+uint64(n), nonblock)
 		if err != nil {
 			return 0, fmt.Errorf("seek to byte %d: %w", off+uint64(n), err)
 		}

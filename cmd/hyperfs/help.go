@@ -27,7 +27,9 @@ Commands:
         [--name NAME]              remote feed
   mount MOUNTPOINT                 serve the feeds as files until SIGINT or
         [--fetch-timeout DUR]      SIGTERM: MOUNTPOINT/FEED/{data,blocks/I,info};
-        [--allow-other]            reads wait DUR (20s) for missing blocks
+        [--allow-other]            reads wait DUR (20s) for missing blocks;
+        [--listen ADDR]            replicates like serve, and looking up
+        [--peer ADDR]...           MOUNTPOINT/KEY follows that feed
   unmount MOUNTPOINT [--lazy]      unmount a hyperfs mount
   version                          print the version
   help [COMMAND]                   show this help, or a command's

@@ -16,6 +16,7 @@ import (
 	"github.com/hyperfs/hyperfs/feed"
 	"github.com/hyperfs/hyperfs/fusefs"
 	"github.com/hyperfs/hyperfs/index"
+	"github.com/hyperfs/hyperfs/peer"
 )
 
 // unmountGrace is how long a mount that is still in use when asked to
@@ -29,6 +30,9 @@ func runMount(c *cli, cmd *command, args []string) (err error) {
 	fs := c.flags(cmd)
 	fetchTimeout := fs.Duration("fetch-timeout", fusefs.DefaultFetchTimeout, "give up a read waiting for a missing block after `DUR` (ETIMEDOUT)")
 	allowOther := fs.Bool("allow-other", false, "let other users use the mount (needs user_allow_other in /etc/fuse.conf unless root)")
+	listen := fs.String("listen", "", "accept peers on `ADDR` (HOST:PORT; port 0 picks one)")
+	var peers addrList
+	fs.Var(&peers, "peer", "connect to `ADDR` (HOST:PORT), repeatable")
 	pos, err := c.parse(cmd, fs, args, 1, 1)
 	if err != nil {
 		return err
@@ -44,8 +48,14 @@ func runMount(c *cli, cmd *command, args []string) (err error) {
 	if err := os.MkdirAll(h.feedsDir(), 0o755); err != nil {
 		return fmt.Errorf("mount: create home: %w", err)
 	}
-	mh := &mountHome{c: c, h: h}
+	sw, err := peer.New(peer.Config{Logger: newLogger(c)})
+	if err != nil {
+		return fmt.Errorf("mount: %w", err)
+	}
+	mh := &mountHome{c: c, h: h, sw: sw}
 	defer mh.closeAll(&err)
+	// Peers stop before the feeds close (defers run last first).
+	defer sw.Close()
 	entries, err := mh.openAll()
 	if err != nil {
 		return fmt.Errorf("mount: %w", err)
@@ -71,6 +81,13 @@ func runMount(c *cli, cmd *command, args []string) (err error) {
 		return fmt.Errorf("mount: %w", err)
 	}
 	fmt.Fprintf(c.stdout, "mounted at %s\n", dir)
+	if err := startNetwork(c, sw, *listen, peers); err != nil {
+		if uerr := mnt.Unmount(unmountGrace); uerr != nil {
+			newLogger(c).Warn("unmount", "err", uerr)
+		}
+		mnt.Close()
+		return fmt.Errorf("mount: %w", err)
+	}
 	select {
 	case <-sigs:
 		if uerr := mnt.Unmount(unmountGrace); uerr != nil {
@@ -87,8 +104,9 @@ func runMount(c *cli, cmd *command, args []string) (err error) {
 // mountHome is the home as the mount sees it (fusefs.Home): it opens every
 // feed at start, creates feeds on mkdir, and closes them all at the end.
 type mountHome struct {
-	c *cli
-	h home
+	c  *cli
+	h  home
+	sw *peer.Swarm // replicates every open feed
 
 	// mu guards open.
 	mu   sync.Mutex
@@ -123,7 +141,9 @@ func (mh *mountHome) openAll() ([]fusefs.Entry, error) {
 		if err != nil {
 			return nil, err
 		}
-		mh.keep(f, target{dir: dir, name: rec.Name, inHome: true})
+		if err := mh.keep(f, target{dir: dir, name: rec.Name, inHome: true}, feedMode(rec)); err != nil {
+			return nil, err
+		}
 		name := rec.Name
 		if name == "" {
 			name = hex.EncodeToString(rec.Key[:])
@@ -133,10 +153,12 @@ func (mh *mountHome) openAll() ([]fusefs.Entry, error) {
 	return entries, nil
 }
 
-func (mh *mountHome) keep(f *feed.Feed, t target) {
+// keep records an opened feed, to be closed at the end, and replicates it.
+func (mh *mountHome) keep(f *feed.Feed, t target, opts peer.FeedOptions) error {
 	mh.mu.Lock()
-	defer mh.mu.Unlock()
 	mh.open = append(mh.open, mounted{f, t})
+	mh.mu.Unlock()
+	return mh.sw.Add(f, opts)
 }
 
 // modTime is when the feed in dir was last appended to: its data file's
@@ -160,14 +182,28 @@ func (mh *mountHome) Create(ctx context.Context, name string) (*feed.Feed, error
 	if err != nil {
 		return nil, err
 	}
-	mh.keep(f, target{dir: dir, name: name, inHome: true})
+	if err := mh.keep(f, target{dir: dir, name: name, inHome: true}, peer.FeedOptions{Live: true}); err != nil {
+		return nil, err
+	}
 	return f, nil
 }
 
-// Follow implements fusefs.Home. Following a feed that is not in the home
-// needs peers (the peer issue); until then there is nothing to follow.
+// Follow implements fusefs.Home: a lookup of an unknown key makes it a
+// sparse replica in the home, replicated with the mount's peers, as
+// `hyperfs follow KEY` does.
 func (mh *mountHome) Follow(ctx context.Context, key [32]byte) (*feed.Feed, error) {
-	return nil, fmt.Errorf("feed %x is not in the home: %w", key[:8], fusefs.ErrNoFeed)
+	dir, err := mh.c.replicaInHome(key, "", true)
+	if err != nil {
+		return nil, fmt.Errorf("follow %x: %w", key[:8], err)
+	}
+	f, err := openDir(mh.c, dir)
+	if err != nil {
+		return nil, fmt.Errorf("follow %x: %w", key[:8], err)
+	}
+	if err := mh.keep(f, target{dir: dir, inHome: true}, peer.FeedOptions{Live: true}); err != nil {
+		return nil, err
+	}
+	return f, nil
 }
 
 // closeAll records each feed's lengths in the registry and closes it.
