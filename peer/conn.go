@@ -12,12 +12,12 @@ import (
 	"github.com/hyperfs/hyperfs/peer/wire"
 )
 
-// Timing of a connection (spec 4.4): JS drops a peer it has not heard
-// from for 20 s and sends a keep-alive after 10 s of its own silence.
 const (
-	idleTimeout       = 20 * time.Second
-	keepAliveInterval = 10 * time.Second
-	handshakeTimeout  = idleTimeout
+	// defaultIdleTimeout is JS's (spec 4.4): it drops a peer it has not
+	// heard from for 20 s and sends a keep-alive after 10 s of its own
+	// silence. Config.IdleTimeout overrides it; the handshake gets the
+	// same time and the keep-alive half of it.
+	defaultIdleTimeout = 20 * time.Second
 	// highWater bounds the encoded frames a connection holds for a peer
 	// that does not read: past it we stop reading that peer's requests
 	// until it drains, so a slow or hostile peer costs a bounded amount
@@ -71,7 +71,7 @@ func signal(ch chan struct{}) {
 // the swarm closes it. It always closes nc.
 func (c *conn) run(initiator bool) error {
 	defer c.nc.Close()
-	if err := c.nc.SetDeadline(time.Now().Add(handshakeTimeout)); err != nil {
+	if err := c.nc.SetDeadline(time.Now().Add(c.sw.idle)); err != nil {
 		return fmt.Errorf("peer %s: %w", c.addr, err)
 	}
 	res, rest, err := handshake.Run(c.nc, handshake.Config{Initiator: initiator, Static: c.sw.static})
@@ -113,7 +113,7 @@ func (c *conn) run(initiator bool) error {
 func (c *conn) readLoop(r io.Reader) error {
 	fr := wire.NewFrameReader(r)
 	for {
-		if err := c.nc.SetReadDeadline(time.Now().Add(idleTimeout)); err != nil {
+		if err := c.nc.SetReadDeadline(time.Now().Add(c.sw.idle)); err != nil {
 			return err
 		}
 		f, err := fr.Next()
@@ -167,6 +167,7 @@ func (c *conn) waitRoom() error {
 }
 
 func (c *conn) writeLoop(w io.Writer) error {
+	keepAliveInterval := c.sw.idle / 2
 	keepAlive := time.NewTicker(keepAliveInterval)
 	defer keepAlive.Stop()
 	var buf []byte
@@ -190,7 +191,7 @@ func (c *conn) writeLoop(w io.Writer) error {
 			}
 			buf = wire.AppendKeepAlive(buf)
 		}
-		if err := c.nc.SetWriteDeadline(time.Now().Add(idleTimeout)); err != nil {
+		if err := c.nc.SetWriteDeadline(time.Now().Add(c.sw.idle)); err != nil {
 			return err
 		}
 		if _, err := w.Write(buf); err != nil {

@@ -58,6 +58,7 @@
 // jittered exponential backoff. conn.mu is never held across network
 // I/O. A reader stops reading while more than 16 MiB of output waits for a
 // slow peer, so one peer's backlog is bounded and the others proceed. A
-// peer silent for 20 s, or stuck in the handshake for 20 s, is dropped.
+// peer silent for 20 s, or stuck in the handshake for 20 s, is dropped
+// (Config.IdleTimeout; the keep-alive follows at half of it).
 // Close cancels everything and waits for every goroutine.
 package peer

@@ -23,6 +23,12 @@ type Config struct {
 	// MaxInflight bounds block requests in flight per feed and peer in
 	// full mode (default 64).
 	MaxInflight int
+	// IdleTimeout drops a peer that sends nothing for this long, or that
+	// has not finished the handshake after this long; a keep-alive goes
+	// out after half of it without other output. 0 means 20 s, JS's
+	// default (spec 4.4). Below 10 s, JS's keep-alive interval, idle JS
+	// peers are dropped, so only tests set it lower.
+	IdleTimeout time.Duration
 	Logger      *slog.Logger
 }
 
@@ -38,6 +44,7 @@ type Swarm struct {
 	cfg    Config
 	log    *slog.Logger
 	static handshake.KeyPair
+	idle   time.Duration // Config.IdleTimeout or its default
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -71,6 +78,9 @@ func New(cfg Config) (*Swarm, error) {
 	s := &Swarm{cfg: cfg, log: cfg.Logger, static: cfg.Static, feeds: map[[32]byte]*member{}, conns: map[*conn]struct{}{}, updated: make(chan struct{})}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.idle = cfg.IdleTimeout; s.idle <= 0 {
+		s.idle = defaultIdleTimeout
 	}
 	if s.static == (handshake.KeyPair{}) {
 		kp, err := handshake.GenerateKeyPair(nil)
