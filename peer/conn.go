@@ -47,6 +47,7 @@ type conn struct {
 	wake    chan struct{} // capacity 1: output is pending
 	drained chan struct{} // capacity 1: the writer sent something
 	done    chan struct{} // closed when the reader stops
+	wdone   chan struct{} // closed when the writer stops
 }
 
 func newConn(sw *Swarm, nc net.Conn) *conn {
@@ -57,6 +58,7 @@ func newConn(sw *Swarm, nc net.Conn) *conn {
 		wake:    make(chan struct{}, 1),
 		drained: make(chan struct{}, 1),
 		done:    make(chan struct{}),
+		wdone:   make(chan struct{}),
 	}
 }
 
@@ -88,24 +90,31 @@ func (c *conn) run(initiator bool) error {
 	}
 	defer c.sw.detach(c)
 
+	// The first side to stop says why the connection ended; the other
+	// then fails on the connection it closed, with an error that depends
+	// on the kind of net.Conn (net.ErrClosed, io.ErrClosedPipe).
+	var (
+		once  sync.Once
+		cause error
+	)
+	stop := func(err error) {
+		once.Do(func() { cause = err })
+		c.nc.Close()
+	}
 	var wg sync.WaitGroup
 	wg.Add(1)
-	var werr error
 	go func() {
 		defer wg.Done()
-		werr = c.writeLoop(sec)
-		// A dead writer must also stop the reader.
-		c.nc.Close()
+		// A dead writer must also stop the reader, whether it waits on
+		// the network or for room in waitRoom.
+		stop(c.writeLoop(sec))
+		close(c.wdone)
 	}()
-	rerr := c.readLoop(sec)
+	stop(c.readLoop(sec))
 	close(c.done)
-	c.nc.Close()
 	wg.Wait()
-	if rerr != nil && !errors.Is(rerr, net.ErrClosed) {
-		return fmt.Errorf("peer %s: %w", c.addr, rerr)
-	}
-	if werr != nil && !errors.Is(werr, net.ErrClosed) {
-		return fmt.Errorf("peer %s: %w", c.addr, werr)
+	if cause != nil && !errors.Is(cause, net.ErrClosed) {
+		return fmt.Errorf("peer %s: %w", c.addr, cause)
 	}
 	return nil
 }
@@ -149,7 +158,8 @@ func (c *conn) readLoop(r io.Reader) error {
 	}
 }
 
-// waitRoom blocks the reader while too much output is queued.
+// waitRoom blocks the reader while too much output is queued, until the
+// writer makes room or stops (then run reports the writer's error).
 func (c *conn) waitRoom() error {
 	for {
 		c.mu.Lock()
@@ -160,6 +170,8 @@ func (c *conn) waitRoom() error {
 		}
 		select {
 		case <-c.drained:
+		case <-c.wdone:
+			return net.ErrClosed
 		case <-c.sw.ctx.Done():
 			return ErrClosed
 		}

@@ -60,5 +60,7 @@
 // slow peer, so one peer's backlog is bounded and the others proceed. A
 // peer silent for 20 s, or stuck in the handshake for 20 s, is dropped
 // (Config.IdleTimeout; the keep-alive follows at half of it).
-// Close cancels everything and waits for every goroutine.
+// Whichever of reader and writer stops first gives the reason the
+// connection ended, and stops the other. Close cancels everything and
+// waits for every goroutine.
 package peer
