@@ -23,6 +23,8 @@ const (
 	// until it drains, so a slow or hostile peer costs a bounded amount
 	// of memory and never stalls the others (A19).
 	highWater = 16 << 20
+	// writeChunk is the most the writer sends under one write deadline.
+	writeChunk = 64 << 10
 )
 
 // handshakeCaps binds capabilities to one connection's handshake.
@@ -203,11 +205,18 @@ func (c *conn) writeLoop(w io.Writer) error {
 			}
 			buf = wire.AppendKeepAlive(buf)
 		}
-		if err := c.nc.SetWriteDeadline(time.Now().Add(c.sw.idle)); err != nil {
-			return err
-		}
-		if _, err := w.Write(buf); err != nil {
-			return err
+		// The deadline is renewed for every chunk: a peer is dropped when
+		// it takes nothing for IdleTimeout, not when a large backlog (an
+		// 8 MiB block on a slow link) takes longer than that.
+		for b := buf; len(b) > 0; {
+			n := min(len(b), writeChunk)
+			if err := c.nc.SetWriteDeadline(time.Now().Add(c.sw.idle)); err != nil {
+				return err
+			}
+			if _, err := w.Write(b[:n]); err != nil {
+				return err
+			}
+			b = b[n:]
 		}
 		keepAlive.Reset(keepAliveInterval)
 		signal(c.drained)

@@ -58,8 +58,9 @@
 // jittered exponential backoff. conn.mu is never held across network
 // I/O. A reader stops reading while more than 16 MiB of output waits for a
 // slow peer, so one peer's backlog is bounded and the others proceed. A
-// peer silent for 20 s, or stuck in the handshake for 20 s, is dropped
-// (Config.IdleTimeout; the keep-alive follows at half of it).
+// peer silent for 20 s, stuck in the handshake for 20 s, or taking none
+// of a 64 KiB write for 20 s is dropped; a slow peer that keeps reading
+// is not (Config.IdleTimeout; the keep-alive follows at half of it).
 // Whichever of reader and writer stops first gives the reason the
 // connection ended, and stops the other. Close cancels everything and
 // waits for every goroutine.
