@@ -134,6 +134,11 @@ func (c *conn) readLoop(r io.Reader) error {
 			}
 			return err
 		}
+		if f.KeepAlive {
+			// Only a sign of life, and the deadline is renewed: a flood
+			// of them costs no lock and wakes no writer.
+			continue
+		}
 		c.mu.Lock()
 		v := c.s.Version()
 		err = c.s.Receive(f)
