@@ -64,4 +64,12 @@
 // Whichever of reader and writer stops first gives the reason the
 // connection ended, and stops the other. Close cancels everything and
 // waits for every goroutine.
+//
+// A bit flipped in transit (A6) is not caught by the transport: XSalsa20
+// has no MAC, so the same bit flips in the plaintext, and the layer that
+// owns it notices. A block, proof node or signature fails verification
+// and closes the connection (ErrChecksum); a frame length or type breaks
+// the framing (wire.ErrMalformed); a channel id moved to one never
+// opened, or a block index moved to one never requested, gets the frame
+// ignored. Nothing unverified is stored (socket_test.go plays these).
 package peer
