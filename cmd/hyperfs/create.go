@@ -21,21 +21,36 @@ func runCreate(c *cli, cmd *command, args []string) (err error) {
 	if err != nil {
 		return err
 	}
-	name := pos[0]
-	pub, sk, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		return fmt.Errorf("create: generate key: %w", err)
-	}
-	var key [32]byte
-	copy(key[:], pub)
-	if err := index.ValidName(name, key); err != nil {
-		return usagef(cmd, "create: %v", err)
-	}
 	h, err := c.home()
 	if err != nil {
 		return err
 	}
-	keyHex := hex.EncodeToString(pub)
+	keyHex, err := c.createNamed(h, pos[0])
+	switch {
+	case errors.Is(err, index.ErrBadName):
+		return usagef(cmd, "create: %v", err)
+	case err != nil:
+		return fmt.Errorf("create: %w", err)
+	}
+	fmt.Fprintln(c.stdout, keyHex)
+	return nil
+}
+
+// createNamed makes a writable feed in HOME/feeds/KEY and names it; the
+// command and mkdir in a mount both use it. It holds the index from the
+// name check to the registration, so that two creates cannot take one
+// name; a feed that cannot be registered is removed again. A bad name
+// wraps index.ErrBadName.
+func (c *cli) createNamed(h home, name string) (keyHex string, err error) {
+	pub, sk, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return "", fmt.Errorf("generate key: %w", err)
+	}
+	key := [32]byte(pub)
+	if err := index.ValidName(name, key); err != nil {
+		return "", err
+	}
+	keyHex = hex.EncodeToString(pub)
 	err = c.withIndex(h, func(db *index.DB) error {
 		if err := nameFree(db, name); err != nil {
 			return err
@@ -54,11 +69,7 @@ func runCreate(c *cli, cmd *command, args []string) (err error) {
 		}
 		return nil
 	})
-	if err != nil {
-		return fmt.Errorf("create: %w", err)
-	}
-	fmt.Fprintln(c.stdout, keyHex)
-	return nil
+	return keyHex, err
 }
 
 // createFeed makes an empty writable feed in dir with its metaFile.

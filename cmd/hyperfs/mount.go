@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
 	"encoding/hex"
 	"fmt"
 	"os"
@@ -175,7 +173,7 @@ func modTime(dir string) time.Time {
 func (mh *mountHome) Create(ctx context.Context, name string) (*feed.Feed, error) {
 	key, err := mh.c.createNamed(mh.h, name)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("create %q: %w", name, err)
 	}
 	dir := mh.h.feedDir(key)
 	f, err := openDir(mh.c, dir)
@@ -215,49 +213,4 @@ func (mh *mountHome) closeAll(err *error) {
 		closeFeed(m.f, err)
 	}
 	mh.open = nil
-}
-
-// createNamed makes a writable feed named name in h as runCreate does and
-// returns its key in hex.
-func (c *cli) createNamed(h home, name string) (string, error) {
-	pub, sk, err := newKeyPair()
-	if err != nil {
-		return "", err
-	}
-	var key [32]byte
-	copy(key[:], pub)
-	if err := index.ValidName(name, key); err != nil {
-		return "", err
-	}
-	keyHex := hex.EncodeToString(pub)
-	err = c.withIndex(h, func(db *index.DB) error {
-		if err := nameFree(db, name); err != nil {
-			return err
-		}
-		dir := h.feedDir(keyHex)
-		if exists(dir) {
-			return fmt.Errorf("%s already exists", dir)
-		}
-		if err := createFeed(c, dir, sk, name); err != nil {
-			os.RemoveAll(dir)
-			return err
-		}
-		if _, err := db.Put(index.Feed{Key: key, Name: name, Writable: true}); err != nil {
-			os.RemoveAll(dir)
-			return err
-		}
-		return nil
-	})
-	if err != nil {
-		return "", fmt.Errorf("create %q: %w", name, err)
-	}
-	return keyHex, nil
-}
-
-func newKeyPair() (ed25519.PublicKey, ed25519.PrivateKey, error) {
-	pub, sk, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		return nil, nil, fmt.Errorf("generate key: %w", err)
-	}
-	return pub, sk, nil
 }
