@@ -178,6 +178,15 @@ func (f *Feed) writeVerified(p tree.Proof, v *tree.Verified, batch map[uint64]tr
 // offsetWith is block i's offset from the roots left of it, taken from the
 // batch or the tree file.
 func (f *Feed) offsetWith(i uint64, batch map[uint64]tree.Node) (uint64, error) {
+	// The block right after the known-offset prefix (every block of an
+	// in-order download) starts where the prefix ends: no tree reads.
+	f.mu.RLock()
+	if i <= uint64(len(f.mu.ends)) {
+		off := f.offsetLocked(i)
+		f.mu.RUnlock()
+		return off, nil
+	}
+	f.mu.RUnlock()
 	if off, _, err := f.BlockRange(i); err == nil {
 		return off, nil
 	}
