@@ -24,14 +24,13 @@ type victim struct {
 // Want and Have exchanged, so that blocks can be requested.
 func newVictim(t *testing.T) *victim {
 	t.Helper()
-	w := writer(t, rand.New(rand.NewPCG(21, 22)), 100)
-	r := replica(t, w)
-	n := &testNet{t: t}
-	a, b := n.link()
-	a.Open(w, FeedOptions{})
-	b.Open(r, FeedOptions{})
-	n.pump()
-	return &victim{t: t, w: w, r: r, s: b}
+	return newVictimWith(t, FeedOptions{})
+}
+
+func newVictimWith(t *testing.T, opts FeedOptions) *victim {
+	t.Helper()
+	p := newPair(t, rand.New(rand.NewPCG(21, 22)), 100, FeedOptions{}, opts)
+	return &victim{t: t, w: p.w, r: p.r, s: p.b}
 }
 
 // inject hands the victim one message on channel 1.
@@ -247,6 +246,26 @@ func TestIgnored(t *testing.T) {
 		if n := len(ch.remoteHas.spans); n > 3 {
 			t.Fatalf("announcements kept as %d spans", n)
 		}
+	}
+}
+
+// A15: a full-mode replica told of 2^53 blocks asks for at most
+// maxWantsOut windows and returns at once, instead of walking 2^33 of
+// them on every call.
+func TestHugeHaveFullMode(t *testing.T) {
+	v := newVictimWith(t, FeedOptions{Full: true, Live: true})
+	v.output()
+	if err := v.inject(&wire.Have{Start: 1<<53 - 1, Length: 1}); err != nil {
+		t.Fatal(err)
+	}
+	wants := 0
+	for _, fr := range v.output() {
+		if fr.Type == wire.TypeWant {
+			wants++
+		}
+	}
+	if wants == 0 || wants > maxWantsOut {
+		t.Fatalf("%d Wants after a Have of 2^53 blocks, want 1..%d", wants, maxWantsOut)
 	}
 }
 

@@ -107,16 +107,16 @@ type channel struct {
 	uploading, downloading bool
 
 	// What the remote told us.
-	remoteUploading   bool
-	remoteDownloading bool
-	remoteWant        bool     // sent a Want: gets every Have from now on
-	remoteHas         rangeSet // blocks it announced
-	remoteKnown       bool     // it answered a Want: remoteHas is its state
-	remoteTree        tree.NodeMarks
-	lastBytes         uint64 // last byte-offset request, ignored if repeated
+	remoteUploading bool
+	remoteWant      bool     // sent a Want: gets every Have from now on
+	remoteHas       rangeSet // blocks it announced
+	remoteKnown     bool     // it answered a Want: remoteHas is its state
+	remoteTree      tree.NodeMarks
+	lastBytes       uint64 // last byte-offset request, ignored if repeated
 
 	wantsSent   map[uint64]bool // windows asked for; true while unanswered
 	wantsOut    int
+	nextWant    uint64              // full mode: the next window to ask for
 	inflight    map[uint64]struct{} // block requests awaiting Data
 	hashPending bool                // a hash request for the remote's length is out
 	gets        map[uint64]struct{} // blocks a local Get waits for
@@ -195,17 +195,16 @@ func (s *Session) Open(f *feed.Feed, opts FeedOptions) {
 	}
 	writable := f.Writable()
 	ch := &channel{
-		f:                 f,
-		dkey:              dkey,
-		full:              opts.Full,
-		live:              opts.Live,
-		uploading:         !opts.NoUpload,
-		downloading:       !opts.NoDownload && !writable,
-		remoteUploading:   true,
-		remoteDownloading: true,
-		wantsSent:         map[uint64]bool{},
-		inflight:          map[uint64]struct{}{},
-		gets:              map[uint64]struct{}{},
+		f:               f,
+		dkey:            dkey,
+		full:            opts.Full,
+		live:            opts.Live,
+		uploading:       !opts.NoUpload,
+		downloading:     !opts.NoDownload && !writable,
+		remoteUploading: true,
+		wantsSent:       map[uint64]bool{},
+		inflight:        map[uint64]struct{}{},
+		gets:            map[uint64]struct{}{},
 	}
 	ro, ok := s.pending[dkey]
 	if ok {
@@ -348,7 +347,6 @@ func (s *Session) onOpen(id uint64, m *wire.Open) error {
 }
 
 func (s *Session) onStatus(ch *channel, m *wire.Status) {
-	ch.remoteDownloading = m.Downloading
 	if ch.remoteUploading = m.Uploading; !m.Uploading {
 		// It will not answer: forget what is in flight so that another
 		// peer can be asked.
@@ -609,8 +607,11 @@ func (s *Session) schedule(ch *channel) {
 	if !ch.full || !ch.downloading {
 		return
 	}
-	for w := uint64(0); w < ch.remoteHas.end(); w += wantWindow {
-		s.want(ch, w)
+	// Ask for the windows below the remote's length, at most
+	// maxWantsOut at a time: a Have claiming 2^53 blocks costs sixteen
+	// Wants, not 2^33 loop turns.
+	for end := ch.remoteHas.end(); ch.nextWant < end && ch.wantsOut < maxWantsOut; ch.nextWant += wantWindow {
+		s.want(ch, ch.nextWant)
 	}
 	for len(ch.inflight) < s.maxInflight {
 		i, ok := ch.remoteHas.next(ch.cursor)

@@ -194,17 +194,32 @@ func sameBlocks(t *testing.T, w, r *feed.Feed, want func(i uint64) bool) {
 
 func all(uint64) bool { return true }
 
+// pair is a writer and a replica of it, each opened in one session of a
+// link, with the network settled.
+type pair struct {
+	n    *testNet
+	w, r *feed.Feed
+	a, b *Session // a holds w, b holds r
+}
+
+func newPair(t *testing.T, rng *rand.Rand, blocks int, wopts, ropts FeedOptions) pair {
+	t.Helper()
+	p := pair{n: &testNet{t: t}}
+	p.w = writer(t, rng, blocks)
+	p.r = replica(t, p.w)
+	p.a, p.b = p.n.link()
+	p.n.watch(p.w, p.a)
+	p.n.watch(p.r, p.b)
+	p.a.Open(p.w, wopts)
+	p.b.Open(p.r, ropts)
+	p.n.pump()
+	return p
+}
+
 func TestFullReplication(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
-	w := writer(t, rng, 700)
-	r := replica(t, w)
-	n := &testNet{t: t}
-	a, b := n.link()
-	n.watch(w, a)
-	n.watch(r, b)
-	a.Open(w, FeedOptions{Live: true})
-	b.Open(r, FeedOptions{Full: true, Live: true})
-	n.pump()
+	p := newPair(t, rng, 700, FeedOptions{Live: true}, FeedOptions{Full: true, Live: true})
+	n, w, r := p.n, p.w, p.r
 	if r.Length() != w.Length() || r.ByteLength() != w.ByteLength() {
 		t.Fatalf("replica length %d/%d bytes, want %d/%d", r.Length(), r.ByteLength(), w.Length(), w.ByteLength())
 	}
@@ -223,15 +238,8 @@ func TestFullReplication(t *testing.T) {
 
 func TestSparseGet(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
-	w := writer(t, rng, 1000)
-	r := replica(t, w)
-	n := &testNet{t: t}
-	a, b := n.link()
-	n.watch(w, a)
-	n.watch(r, b)
-	a.Open(w, FeedOptions{})
-	b.Open(r, FeedOptions{})
-	n.pump()
+	p := newPair(t, rng, 1000, FeedOptions{}, FeedOptions{})
+	n, w, r, b := p.n, p.w, p.r, p.b
 	if r.Downloaded(0, w.Length()) != 0 {
 		t.Fatal("a sparse replica downloaded blocks nobody asked for")
 	}
@@ -254,15 +262,8 @@ func TestSparseGet(t *testing.T) {
 // A live sparse replica learns a longer length without downloading.
 func TestLiveLength(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
-	w := writer(t, rng, 10)
-	r := replica(t, w)
-	n := &testNet{t: t}
-	a, b := n.link()
-	n.watch(w, a)
-	n.watch(r, b)
-	a.Open(w, FeedOptions{Live: true})
-	b.Open(r, FeedOptions{Live: true})
-	n.pump()
+	p := newPair(t, rng, 10, FeedOptions{Live: true}, FeedOptions{Live: true})
+	n, w, r := p.n, p.w, p.r
 	if r.Length() != 10 {
 		t.Fatalf("length %d, want 10", r.Length())
 	}
