@@ -283,51 +283,43 @@ func decodeRange(t Type, body []byte, start, length *uint64) error {
 }
 
 func decodeRequest(body []byte) (*Request, error) {
-	m := &Request{}
-	r := fieldReader{t: TypeRequest, b: body}
+	m, err := decodeIndexed(TypeRequest, body)
+	if err != nil {
+		return nil, err
+	}
+	return &m, nil
+}
+
+// decodeCancel reads a Cancel, which is a Request without its nodes
+// field (field 4 is then unknown and skipped).
+func decodeCancel(body []byte) (*Cancel, error) {
+	m, err := decodeIndexed(TypeCancel, body)
+	if err != nil {
+		return nil, err
+	}
+	return &Cancel{Index: m.Index, Bytes: m.Bytes, Hash: m.Hash}, nil
+}
+
+func decodeIndexed(t Type, body []byte) (Request, error) {
+	var m Request
+	r := fieldReader{t: t, b: body}
 	seen := false
 	for r.next() {
-		switch r.num {
-		case 1:
+		switch {
+		case r.num == 1:
 			m.Index, seen = r.uint(), true
-		case 2:
+		case r.num == 2:
 			m.Bytes = r.uint()
-		case 3:
+		case r.num == 3:
 			m.Hash = r.bool()
-		case 4:
+		case r.num == 4 && t == TypeRequest:
 			m.Nodes = r.uint()
 		}
 	}
 	if !seen {
 		r.missing("index")
 	}
-	if r.err != nil {
-		return nil, r.err
-	}
-	return m, nil
-}
-
-func decodeCancel(body []byte) (*Cancel, error) {
-	m := &Cancel{}
-	r := fieldReader{t: TypeCancel, b: body}
-	seen := false
-	for r.next() {
-		switch r.num {
-		case 1:
-			m.Index, seen = r.uint(), true
-		case 2:
-			m.Bytes = r.uint()
-		case 3:
-			m.Hash = r.bool()
-		}
-	}
-	if !seen {
-		r.missing("index")
-	}
-	if r.err != nil {
-		return nil, r.err
-	}
-	return m, nil
+	return m, r.err
 }
 
 // decodeNode decodes the i-th Node; its Hash aliases b until decodeData
