@@ -93,6 +93,7 @@ func runCat(c *cli, cmd *command, args []string) (err error) {
 	}
 	w := bufio.NewWriterSize(c.stdout, 256<<10)
 	defer w.Flush()
+	asked := *start // blocks below this were asked of the peers
 	for i := *start; ; i++ {
 		if i == *end {
 			if !*follow {
@@ -111,11 +112,10 @@ func runCat(c *cli, cmd *command, args []string) (err error) {
 			}
 			*end = n
 		}
-		if sw != nil {
-			for j := i; j < min(i+prefetch, *end); j++ {
-				if !f.Has(j) {
-					sw.Want(f, j)
-				}
+		// Each block is asked for once, when it enters the window.
+		for ; sw != nil && asked < min(i+prefetch, *end); asked++ {
+			if !f.Has(asked) {
+				sw.Want(f, asked)
 			}
 		}
 		block, err := f.Get(ctx, i)
