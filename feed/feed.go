@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 
 	"github.com/hyperfs/hyperfs/tree"
+	"time"
 )
 
 // Options configure Create and Open.
@@ -361,6 +362,22 @@ func (f *Feed) ByteLength() uint64 {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
 	return f.mu.byteLength
+}
+
+// ModTime is when the data file was last written, as its storage tells
+// (the kernel's mtime for DirStorage): the time of the last append or
+// download by any process. Zero when the storage cannot tell or the feed
+// has no data yet.
+func (f *Feed) ModTime() time.Time {
+	mt, ok := f.data.(ModTimer)
+	if !ok {
+		return time.Time{}
+	}
+	t, err := mt.ModTime()
+	if err != nil {
+		return time.Time{}
+	}
+	return t
 }
 
 // Has reports whether block i is stored locally.

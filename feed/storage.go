@@ -3,6 +3,7 @@ package feed
 import (
 	"errors"
 	"io"
+	"time"
 )
 
 // File is one file of a feed directory. Implementations are safe for
@@ -17,6 +18,13 @@ type File interface {
 	Size() (int64, error)
 	Sync() error
 	Close() error
+}
+
+// ModTimer is implemented by Files that know when they were last written.
+// For OS files it is the kernel's mtime, so what a reader is told survives
+// a restart and agrees with ls -l on the feed directory.
+type ModTimer interface {
+	ModTime() (time.Time, error)
 }
 
 // VectorWriter is implemented by Files that write several buffers back to

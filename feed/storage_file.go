@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -130,6 +131,19 @@ func (o *osFile) Size() (int64, error) {
 		return 0, err
 	}
 	return st.Size(), nil
+}
+
+// ModTime implements ModTimer with fstat; zero before the file exists.
+func (o *osFile) ModTime() (time.Time, error) {
+	f, err := o.file(false)
+	if err != nil || f == nil {
+		return time.Time{}, err
+	}
+	st, err := f.Stat()
+	if err != nil {
+		return time.Time{}, err
+	}
+	return st.ModTime(), nil
 }
 
 func (o *osFile) Sync() error {

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"sort"
 	"sync"
+	"time"
 )
 
 // ErrInjected is returned by MemStorage once its failure point is reached.
@@ -50,6 +51,7 @@ type memFile struct {
 	durable, cur []byte
 	pending      []memOp
 	exists       bool
+	modTime      time.Time // of the last mutation
 }
 
 // FailAfter makes mutating call n (counting from the next one, 1-based) and
@@ -218,6 +220,7 @@ func (f *memFile) WriteAt(p []byte, off int64) (int, error) {
 }
 
 func (f *memFile) record(op memOp) {
+	f.modTime = time.Now()
 	f.cur = applyOp(f.cur, op)
 	f.pending = append(f.pending, op)
 	f.exists = true
@@ -240,6 +243,13 @@ func (f *memFile) Size() (int64, error) {
 	f.s.mu.Lock()
 	defer f.s.mu.Unlock()
 	return int64(len(f.cur)), nil
+}
+
+// ModTime implements ModTimer.
+func (f *memFile) ModTime() (time.Time, error) {
+	f.s.mu.Lock()
+	defer f.s.mu.Unlock()
+	return f.modTime, nil
 }
 
 func (f *memFile) Sync() error {

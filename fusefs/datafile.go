@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"syscall"
-	"time"
 
 	"github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
@@ -99,7 +98,6 @@ func (m *mfeed) appendAt(b []byte, off uint64) error {
 		return err
 	}
 	m.ownEnd.Store(off + uint64(len(b)))
-	m.grew(m.f.Length(), time.Now())
 	m.dirty.Store(true)
 	m.fsys.wakeSyncer()
 	return nil

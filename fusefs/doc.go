@@ -27,8 +27,8 @@
 // writable, signed_length, root_hash}. statfs answers with the figures of
 // the file system holding the home (Options.StatfsDir). st_nlink is 1 for
 // files, 2 + feeds for the root, 3 for a feed directory, 2 for blocks/.
-// data's mtime is the time of the last append this mount saw (at start,
-// the data file's mtime).
+// data's mtime is the data file's mtime in the home: the last append or
+// download, by this mount or anyone else.
 //
 // # Reads
 //
@@ -110,8 +110,8 @@
 // the map of mounted feeds and the started flag, and is held only to read
 // or change them. mfeed.appendMu makes a WRITE's offset check and Append
 // atomic; it is held across Append, which writes without syncing, and
-// never across a Sync or a wait. mfeed.mu guards mtime. lastBlock.mu
-// guards one handle's remembered block. Reads take no mount lock: blocks
+// never across a Sync or a wait. lastBlock.mu guards one handle's
+// remembered block. Reads take no mount lock: blocks
 // never change once appended, and the engine is safe for concurrent use.
 // No lock is held across feed.Sync or a fetch wait.
 //

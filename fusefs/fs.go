@@ -26,9 +26,6 @@ const DefaultFetchTimeout = 20 * time.Second
 type Entry struct {
 	Name string
 	Feed *feed.Feed
-	// ModTime is the time of the last append before the mount (the data
-	// file's mtime); zero means now.
-	ModTime time.Time
 }
 
 // Home is what the mount asks of the home it serves; cmd/hyperfs
@@ -204,37 +201,22 @@ type mfeed struct {
 	// kernel learnt that size from the WRITE itself, so the watcher
 	// sends no notification while the byte length equals it.
 	ownEnd atomic.Uint64
-
-	// mu guards mtime and mtimeLen.
-	mu struct {
-		sync.Mutex
-		mtime    time.Time // time of the last append seen
-		mtimeLen uint64    // length that mtime stands for
-	}
 }
 
 func newMfeed(fsys *FS, e Entry) *mfeed {
 	m := &mfeed{fsys: fsys, f: e.Feed, name: e.Name, tag: hex.EncodeToString(e.Feed.Key()[:8])}
-	m.mu.mtime, m.mu.mtimeLen = e.ModTime, e.Feed.Length()
-	if m.mu.mtime.IsZero() {
-		m.mu.mtime = fsys.mountTime
-	}
 	m.dir = &feedDir{m: m}
 	return m
 }
 
-// mtime is the time of the last append the mount has seen.
+// mtime is the time of the feed's last append or download, by whatever
+// route: its data file's mtime. Taking it from the file (one fstat, small
+// beside a FUSE round trip) rather than from a clock read when the mount
+// sees an append keeps it monotonic across remounts: the kernel stamps the
+// file with its coarse clock, which lags time.Now.
 func (m *mfeed) mtime() time.Time {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.mu.mtime
-}
-
-// grew notes that the feed reached length at time t, if that is news.
-func (m *mfeed) grew(length uint64, t time.Time) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if length > m.mu.mtimeLen {
-		m.mu.mtimeLen, m.mu.mtime = length, t
+	if t := m.f.ModTime(); !t.IsZero() {
+		return t
 	}
+	return m.fsys.mountTime
 }

@@ -116,7 +116,6 @@ func (m *mfeed) watch(ctx context.Context, sub *feed.Subscription, byteLen uint6
 		if ev.Kind == feed.EventClosed {
 			return
 		}
-		m.grew(m.f.Length(), time.Now())
 		n := m.f.ByteLength()
 		if n != byteLen && n != m.ownEnd.Load() {
 			m.notifyData(int64(min(n, byteLen) &^ (pageSize - 1)))

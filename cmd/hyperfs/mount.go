@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"sync"
 	"syscall"
 	"time"
@@ -146,7 +145,7 @@ func (mh *mountHome) openAll() ([]fusefs.Entry, error) {
 		if name == "" {
 			name = hex.EncodeToString(rec.Key[:])
 		}
-		entries = append(entries, fusefs.Entry{Name: name, Feed: f, ModTime: modTime(dir)})
+		entries = append(entries, fusefs.Entry{Name: name, Feed: f})
 	}
 	return entries, nil
 }
@@ -157,16 +156,6 @@ func (mh *mountHome) keep(f *feed.Feed, t target, opts peer.FeedOptions) error {
 	mh.open = append(mh.open, mounted{f, t})
 	mh.mu.Unlock()
 	return mh.sw.Add(f, opts)
-}
-
-// modTime is when the feed in dir was last appended to: its data file's
-// mtime (zero if it has none).
-func modTime(dir string) time.Time {
-	st, err := os.Stat(filepath.Join(dir, "data"))
-	if err != nil {
-		return time.Time{}
-	}
-	return st.ModTime()
 }
 
 // Create implements fusefs.Home: `hyperfs create NAME` inside the mount.
