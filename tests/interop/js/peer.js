@@ -110,11 +110,12 @@ main(async function () {
     work.push(new Promise((resolve, reject) => {
       if (n === 0) return resolve()
       rl.on('line', () => {
-        const i = feed.length
         const block = randomBlock(rng, 4096)
-        feed.append(block, (err) => {
+        // The callback's seq is the block's index: feed.length is not yet
+        // updated when lines come faster than appends complete.
+        feed.append(block, (err, seq) => {
           if (err) return reject(err)
-          emit({ appended: i, size: block.length, sha256: sha256(block) })
+          emit({ appended: seq, size: block.length, sha256: sha256(block) })
           if (++done === n) { rl.close(); resolve() }
         })
       })
