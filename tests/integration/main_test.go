@@ -42,7 +42,8 @@ func testMain(m *testing.M) int {
 }
 
 // requireFUSE skips the test when FUSE is unusable here, and fails it
-// instead when HYPERFS_REQUIRE_FUSE=1. It is the only skip in this package.
+// instead when HYPERFS_REQUIRE_FUSE=1. It and requireNode are the only
+// skips in this package.
 func requireFUSE(t testing.TB) {
 	t.Helper()
 	var reason string
