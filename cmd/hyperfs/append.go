@@ -38,7 +38,7 @@ func runAppend(c *cli, cmd *command, args []string) (err error) {
 	if err != nil {
 		return err
 	}
-	defer closeFeed(f, &err)
+	defer c.release(f, &err)
 	if !f.Writable() {
 		return fmt.Errorf("append: feed %s is a replica, not writable", t.dir)
 	}
@@ -95,7 +95,7 @@ func openInputs(c *cli, paths []string) ([]input, error) {
 			ins = append(ins, input{Reader: c.stdin, name: "stdin"})
 			continue
 		}
-		file, err := os.Open(p)
+		file, err := os.Open(c.path(p))
 		if err != nil {
 			return ins, err
 		}

@@ -18,7 +18,7 @@ func runAudit(c *cli, cmd *command, args []string) (err error) {
 	if err != nil {
 		return err
 	}
-	defer closeFeed(f, &err)
+	defer c.release(f, &err)
 	res, err := f.Audit(context.Background())
 	if err != nil {
 		return fmt.Errorf("audit: %w", err)

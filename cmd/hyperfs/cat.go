@@ -5,10 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"os/signal"
 	"strconv"
-	"syscall"
 	"time"
 
 	"github.com/hyperfs/hyperfs/feed"
@@ -49,7 +46,7 @@ func runCat(c *cli, cmd *command, args []string) (err error) {
 	if *follow && end != nil {
 		return usagef(cmd, "cat: --follow and --end exclude each other")
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := c.context()
 	defer stop()
 
 	var f *feed.Feed
@@ -63,14 +60,15 @@ func runCat(c *cli, cmd *command, args []string) (err error) {
 		if err != nil {
 			return fmt.Errorf("cat: %w", err)
 		}
-		if f, err = openDir(c, dir); err != nil {
+		if f, err = c.openTarget(target{dir: dir, inHome: true}); err != nil {
 			return fmt.Errorf("cat: %w", err)
 		}
-		defer closeFeed(f, &err)
-		if sw, err = joinPeers(c, f, peers); err != nil {
+		defer c.release(f, &err)
+		var leave func()
+		if sw, leave, err = c.joinPeers(f, peers, peer.FeedOptions{Live: true}); err != nil {
 			return fmt.Errorf("cat: %w", err)
 		}
-		defer sw.Close()
+		defer leave()
 		if err := waitRemote(ctx, f, sw); err != nil {
 			return fmt.Errorf("cat: %w", err)
 		}
@@ -78,7 +76,7 @@ func runCat(c *cli, cmd *command, args []string) (err error) {
 		if f, _, err = c.openFeed(pos[0]); err != nil {
 			return err
 		}
-		defer closeFeed(f, &err)
+		defer c.release(f, &err)
 	}
 
 	length := f.Length()
@@ -141,21 +139,31 @@ func runCat(c *cli, cmd *command, args []string) (err error) {
 	return nil
 }
 
-// joinPeers replicates f, sparse and live, with the given peers.
-func joinPeers(c *cli, f *feed.Feed, peers []string) (*peer.Swarm, error) {
-	sw, err := peer.New(peer.Config{Logger: newLogger(c)})
-	if err != nil {
-		return nil, err
+// joinPeers replicates f in mode with the given peers, in a swarm of its
+// own, or inside the home's owner in the owner's swarm (which then keeps
+// the peers). leave ends what joinPeers started.
+func (c *cli) joinPeers(f *feed.Feed, peers []string, mode peer.FeedOptions) (sw *peer.Swarm, leave func(), err error) {
+	if c.own != nil && c.own.holds(f) {
+		if mode.Full {
+			if err := c.own.replicateFully(f); err != nil {
+				return nil, nil, err
+			}
+		}
+		return c.own.sw, func() {}, c.own.dial(peers)
 	}
-	if err := sw.Add(f, peer.FeedOptions{Live: true}); err != nil {
+	sw, err = peer.New(peer.Config{Logger: newLogger(c)})
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := sw.Add(f, mode); err != nil {
 		sw.Close()
-		return nil, err
+		return nil, nil, err
 	}
 	if err := startNetwork(c, sw, "", peers); err != nil {
 		sw.Close()
-		return nil, err
+		return nil, nil, err
 	}
-	return sw, nil
+	return sw, func() { sw.Close() }, nil
 }
 
 // waitRemote waits until a peer has told f's length and the feed has

@@ -18,8 +18,8 @@ import (
 	"github.com/hyperfs/hyperfs/index"
 )
 
-// binary is the hyperfs built once by TestMain.
-var binary string
+// hyperfsBin is the hyperfs built once by TestMain.
+var hyperfsBin string
 
 func TestMain(m *testing.M) {
 	os.Exit(testMain(m))
@@ -32,26 +32,26 @@ func testMain(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
-	binary = filepath.Join(dir, "hyperfs")
-	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
+	hyperfsBin = filepath.Join(dir, "hyperfs")
+	if out, err := exec.Command("go", "build", "-o", hyperfsBin, ".").CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "build hyperfs: %v\n%s", err, out)
 		return 1
 	}
 	return m.Run()
 }
 
-// result is one run of the binary.
+// result is one run of the hyperfsBin.
 type result struct {
 	stdout, stderr string
 	code           int
 }
 
-// hyperfs runs the binary with stdin and args and returns what it printed
+// hyperfs runs the hyperfsBin with stdin and args and returns what it printed
 // and its exit code. The environment points no home anywhere useful, so a
 // test that forgets --home fails instead of touching the real home.
 func hyperfs(t *testing.T, stdin []byte, args ...string) result {
 	t.Helper()
-	cmd := exec.Command(binary, args...)
+	cmd := exec.Command(hyperfsBin, args...)
 	cmd.Env = append(os.Environ(), "HYPERFS_HOME=/nonexistent/hyperfs-test-home", "XDG_DATA_HOME=")
 	cmd.Stdin = bytes.NewReader(stdin)
 	var out, errb bytes.Buffer
@@ -322,7 +322,7 @@ func TestErrors(t *testing.T) {
 
 func TestHomeResolution(t *testing.T) {
 	home := t.TempDir()
-	cmd := exec.Command(binary, "create", "x")
+	cmd := exec.Command(hyperfsBin, "create", "x")
 	cmd.Env = append(os.Environ(), "HYPERFS_HOME=", "XDG_DATA_HOME="+home)
 	if out, err := cmd.Output(); err != nil || !keyRE.Match(out) {
 		t.Fatalf("create with XDG_DATA_HOME: %v %q", err, out)
@@ -330,7 +330,7 @@ func TestHomeResolution(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(home, "hyperfs", "index")); err != nil {
 		t.Errorf("XDG_DATA_HOME/hyperfs not used: %v", err)
 	}
-	cmd = exec.Command(binary, "info", "x")
+	cmd = exec.Command(hyperfsBin, "info", "x")
 	cmd.Env = append(os.Environ(), "HYPERFS_HOME="+filepath.Join(home, "hyperfs"))
 	if err := cmd.Run(); err != nil {
 		t.Errorf("info with HYPERFS_HOME: %v", err)
@@ -393,7 +393,7 @@ func TestConcurrentCreate(t *testing.T) {
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Go(func() {
-			cmd := exec.Command(binary, "--home", home, "create", fmt.Sprintf("feed-%d", i))
+			cmd := exec.Command(hyperfsBin, "--home", home, "create", fmt.Sprintf("feed-%d", i))
 			out, err := cmd.Output()
 			if err == nil {
 				keys[i] = strings.TrimSpace(string(out))
@@ -548,7 +548,7 @@ func TestListFromRegistry(t *testing.T) {
 	}
 }
 
-// BenchmarkListCommand runs `hyperfs list` (the built binary, process
+// BenchmarkListCommand runs `hyperfs list` (the built hyperfsBin, process
 // start included) on a home of 10 000 registered feeds.
 func BenchmarkListCommand(b *testing.B) {
 	for _, n := range []int{10_000} {
@@ -557,7 +557,7 @@ func BenchmarkListCommand(b *testing.B) {
 		for _, args := range [][]string{{"list"}, {"list", "--json"}} {
 			b.Run(fmt.Sprintf("feeds=%d/%s", n, strings.Join(args, "")), func(b *testing.B) {
 				for b.Loop() {
-					cmd := exec.Command(binary, append([]string{"--home", home}, args...)...)
+					cmd := exec.Command(hyperfsBin, append([]string{"--home", home}, args...)...)
 					cmd.Stdout = io.Discard
 					var errb bytes.Buffer
 					cmd.Stderr = &errb

@@ -21,7 +21,7 @@ func runGet(c *cli, cmd *command, args []string) (err error) {
 	if err != nil {
 		return err
 	}
-	defer closeFeed(f, &err)
+	defer c.release(f, &err)
 	block, err := f.Get(context.Background(), i)
 	if err != nil {
 		return fmt.Errorf("get: %w", err)

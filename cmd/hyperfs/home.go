@@ -29,7 +29,31 @@ type home struct {
 
 // home resolves the home directory: --home, $HYPERFS_HOME,
 // $XDG_DATA_HOME/hyperfs, ~/.local/share/hyperfs. Nothing is created.
+// Inside the home's owner it is the owner's home. For a command that runs
+// inside a live owner it returns *delegated instead: every command asks
+// for its home before touching anything, so it can stop there.
 func (c *cli) home() (home, error) {
+	if c.own != nil {
+		return c.own.h, nil
+	}
+	h, err := c.findHome()
+	if err != nil || !c.viaOwner {
+		return h, err
+	}
+	if c.delegated == nil {
+		if conn := dialOwner(h); conn != nil {
+			c.delegated = &delegated{conn: conn}
+		} else {
+			c.viaOwner = false // no owner: open the home directly
+		}
+	}
+	if c.delegated != nil {
+		return home{}, c.delegated
+	}
+	return h, nil
+}
+
+func (c *cli) findHome() (home, error) {
 	if c.homeFlag != "" {
 		return home{dir: c.homeFlag}, nil
 	}
@@ -132,6 +156,7 @@ type target struct {
 // resolve returns.
 func (c *cli) resolve(h home, arg string) (target, error) {
 	if strings.Contains(arg, "/") {
+		arg = c.path(arg)
 		if !hasFeed(arg) {
 			return target{}, fmt.Errorf("no hypercore in %s (no key file)", arg)
 		}
@@ -184,8 +209,30 @@ func (c *cli) openFeed(arg string) (*feed.Feed, target, error) {
 	if err != nil {
 		return nil, target{}, err
 	}
-	f, err := openDir(c, t.dir)
+	f, err := c.openTarget(t)
 	return f, t, err
+}
+
+// openTarget opens a resolved feed; inside the home's owner, feeds of the
+// home are the owner's open ones.
+func (c *cli) openTarget(t target) (*feed.Feed, error) {
+	if c.own != nil && t.inHome {
+		return c.own.feed(t)
+	}
+	return openDir(c, t.dir)
+}
+
+// release ends a command's use of a feed it opened: it closes the feed,
+// or, if the home's owner holds it, syncs it, so that what the command
+// appended is as durable as the close would have made it.
+func (c *cli) release(f *feed.Feed, err *error) {
+	if c.own == nil || !c.own.holds(f) {
+		closeFeed(f, err)
+		return
+	}
+	if serr := f.Sync(); serr != nil && *err == nil {
+		*err = fmt.Errorf("sync feed: %w", serr)
+	}
 }
 
 func openDir(c *cli, dir string) (*feed.Feed, error) {

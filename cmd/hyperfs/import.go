@@ -26,7 +26,7 @@ func runImport(c *cli, cmd *command, args []string) error {
 	if err != nil {
 		return err
 	}
-	src := pos[0]
+	src := c.path(pos[0])
 	h, err := c.home()
 	if err != nil {
 		return err

@@ -22,6 +22,9 @@ type feedInfo struct {
 	ByteLength   uint64 `json:"byte_length"`
 	Downloaded   uint64 `json:"downloaded"`
 	Writable     bool   `json:"writable"`
+	// Peers is the number of connected peers replicating the feed: those
+	// of the serve or mount owning the home, 0 without one. info only.
+	Peers *int `json:"peers,omitempty"`
 }
 
 func describe(f *feed.Feed, t target) feedInfo {
@@ -55,8 +58,13 @@ func runInfo(c *cli, cmd *command, args []string) (err error) {
 	if err != nil {
 		return err
 	}
-	defer closeFeed(f, &err)
+	defer c.release(f, &err)
 	info := describe(f, t)
+	peers := 0
+	if c.own != nil && c.own.holds(f) {
+		peers = c.own.sw.Peers(f)
+	}
+	info.Peers = &peers
 	c.noteFeed(f, t)
 	if *asJSON {
 		return writeJSON(c.stdout, info)
@@ -72,6 +80,7 @@ func runInfo(c *cli, cmd *command, args []string) (err error) {
 	fmt.Fprintf(w, "byte_length:\t%d\n", info.ByteLength)
 	fmt.Fprintf(w, "downloaded:\t%d\n", info.Downloaded)
 	fmt.Fprintf(w, "writable:\t%t\n", info.Writable)
+	fmt.Fprintf(w, "peers:\t%d\n", peers)
 	if err := w.Flush(); err != nil {
 		return fmt.Errorf("info: write: %w", err)
 	}

@@ -1,11 +1,15 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
 )
 
 // command is one subcommand: its synopsis for the help text and its run
@@ -40,12 +44,25 @@ func init() {
 	}
 }
 
-// cli is what every command sees: the streams and the --home flag.
+// cli is what every command sees: the streams and the --home flag, and,
+// for a command run inside the home's owner (daemon.go), that owner.
 type cli struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
 	homeFlag       string // --home, global or per command; "" if unset
 	indexWarned    bool   // the index could not be used, and the log said so
+
+	// viaOwner is set for commands that run inside the home's owner
+	// when one is alive; home() then returns *delegated.
+	viaOwner  bool
+	delegated *delegated
+
+	// own, cwd and ctx are set when the command runs inside the owner:
+	// the feeds it holds, the client's working directory (relative paths
+	// are the client's), and a context that ends when the client hangs up.
+	own *owner
+	cwd string
+	ctx context.Context
 }
 
 func main() {
@@ -57,6 +74,27 @@ func main() {
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	c := &cli{stdin: stdin, stdout: stdout, stderr: stderr}
 	err := c.dispatch(args)
+	var d *delegated
+	if errors.As(err, &d) {
+		return c.forward(d.conn, args)
+	}
+	c.report(err)
+	return exitCode(err)
+}
+
+// exec runs a command sent to the home's owner through its socket.
+func (c *cli) exec(args []string) ownerStatus {
+	err := c.dispatch(args)
+	if errors.Is(err, syscall.EPIPE) {
+		return ownerStatus{Code: exitError, Pipe: true}
+	}
+	c.report(err)
+	return ownerStatus{Code: exitCode(err)}
+}
+
+// report prints a command's error, and its usage if that was the problem.
+func (c *cli) report(err error) {
+	stderr := c.stderr
 	if err != nil && !errors.Is(err, errHelp) {
 		if msg := err.Error(); msg != "" {
 			fmt.Fprintf(stderr, "hyperfs: %s\n", msg)
@@ -70,7 +108,24 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			}
 		}
 	}
-	return exitCode(err)
+}
+
+// context is what a waiting command waits on: without an owner, until
+// SIGINT or SIGTERM; inside it, until the client hangs up.
+func (c *cli) context() (context.Context, context.CancelFunc) {
+	if c.ctx != nil {
+		return c.ctx, func() {}
+	}
+	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+}
+
+// path makes a path argument relative to the client's working directory
+// when the command runs inside the owner.
+func (c *cli) path(p string) string {
+	if c.cwd == "" || filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(c.cwd, p)
 }
 
 func (c *cli) dispatch(args []string) error {
@@ -91,6 +146,7 @@ func (c *cli) dispatch(args []string) error {
 	if cmd == nil {
 		return usagef(nil, "unknown command %q", fs.Arg(0))
 	}
+	c.viaOwner = viaOwner[cmd.name] && c.own == nil
 	return cmd.run(c, cmd, fs.Args()[1:])
 }
 

@@ -2,18 +2,16 @@ package main
 
 import (
 	"context"
-	"encoding/hex"
 	"fmt"
 	"os"
 	"os/signal"
-	"sync"
+	"path/filepath"
 	"syscall"
 	"time"
 
 	"github.com/hyperfs/hyperfs/feed"
 	"github.com/hyperfs/hyperfs/fusefs"
 	"github.com/hyperfs/hyperfs/index"
-	"github.com/hyperfs/hyperfs/peer"
 )
 
 // unmountGrace is how long a mount that is still in use when asked to
@@ -42,21 +40,20 @@ func runMount(c *cli, cmd *command, args []string) (err error) {
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(h.feedsDir(), 0o755); err != nil {
-		return fmt.Errorf("mount: create home: %w", err)
-	}
-	sw, err := peer.New(peer.Config{Logger: newLogger(c)})
+	o, err := claimHome(c, h)
 	if err != nil {
 		return fmt.Errorf("mount: %w", err)
 	}
-	mh := &mountHome{c: c, h: h, sw: sw}
-	defer mh.closeAll(&err)
-	// Peers stop before the feeds close (defers run last first).
-	defer sw.Close()
-	entries, err := mh.openAll()
+	defer o.close(&err)
+	opened, err := o.openAll()
 	if err != nil {
 		return fmt.Errorf("mount: %w", err)
 	}
+	entries := make([]fusefs.Entry, 0, len(opened))
+	for _, ow := range opened {
+		entries = append(entries, fusefs.Entry{Name: mountName(ow), Feed: ow.f})
+	}
+	mh := &mountHome{c: c, o: o}
 	fsys, err := fusefs.New(fusefs.Options{
 		Feeds:        entries,
 		Home:         mh,
@@ -77,8 +74,22 @@ func runMount(c *cli, cmd *command, args []string) (err error) {
 	if err != nil {
 		return fmt.Errorf("mount: %w", err)
 	}
-	fmt.Fprintf(c.stdout, "mounted at %s\n", dir)
-	if err := startNetwork(c, sw, *listen, peers); err != nil {
+	// Feeds that commands create or follow through the socket appear in
+	// the mount at once.
+	o.added = func(name string, f *feed.Feed) {
+		if err := fsys.Add(fusefs.Entry{Name: name, Feed: f}); err != nil {
+			newLogger(c).Warn("could not show a new feed in the mount", "name", name, "err", err)
+		}
+	}
+	srv, err := o.listen()
+	if err == nil {
+		fmt.Fprintf(c.stdout, "mounted at %s\n", dir)
+		err = startNetwork(c, o.sw, *listen, peers)
+	}
+	if err != nil {
+		if srv != nil {
+			srv.close()
+		}
 		if uerr := mnt.Unmount(unmountGrace); uerr != nil {
 			newLogger(c).Warn("unmount", "err", uerr)
 		}
@@ -92,114 +103,52 @@ func runMount(c *cli, cmd *command, args []string) (err error) {
 		}
 	case <-mnt.Done():
 	}
+	srv.close()
 	if cerr := mnt.Close(); cerr != nil {
 		return fmt.Errorf("mount: sync feeds: %w", cerr)
 	}
 	return nil
 }
 
-// mountHome is the home as the mount sees it (fusefs.Home): it opens every
-// feed at start, creates feeds on mkdir, and closes them all at the end.
+// mountHome is the home as the mount sees it (fusefs.Home): the owner's
+// feeds, plus those made by mkdir and lookups of unknown keys.
 type mountHome struct {
-	c  *cli
-	h  home
-	sw *peer.Swarm // replicates every open feed
-
-	// mu guards open.
-	mu   sync.Mutex
-	open []mounted
+	c *cli
+	o *owner
 }
 
-// mounted is a feed the mount opened.
-type mounted struct {
-	f *feed.Feed
-	t target
-}
-
-// openAll opens every registered feed of the home, named by its name or
-// else its key.
-func (mh *mountHome) openAll() ([]fusefs.Entry, error) {
-	var recs []index.Feed
-	err := mh.c.withRegistry(mh.h, func(reg registry) (err error) {
-		recs, err = reg.List()
-		return err
-	})
-	if err != nil {
-		return nil, err
+// mountName is a feed's directory in the mount: its name, else its key.
+func mountName(ow *owned) string {
+	if ow.t.name != "" {
+		return ow.t.name
 	}
-	entries := make([]fusefs.Entry, 0, len(recs))
-	for _, rec := range recs {
-		dir := mh.h.feedDir(hex.EncodeToString(rec.Key[:]))
-		if !hasFeed(dir) {
-			newLogger(mh.c).Warn("skipping a registered feed without a directory", "key", fmt.Sprintf("%x", rec.Key[:8]))
-			continue
-		}
-		f, err := openDir(mh.c, dir)
-		if err != nil {
-			return nil, err
-		}
-		if err := mh.keep(f, target{dir: dir, name: rec.Name, inHome: true}, feedMode(rec)); err != nil {
-			return nil, err
-		}
-		name := rec.Name
-		if name == "" {
-			name = hex.EncodeToString(rec.Key[:])
-		}
-		entries = append(entries, fusefs.Entry{Name: name, Feed: f})
-	}
-	return entries, nil
-}
-
-// keep records an opened feed, to be closed at the end, and replicates it.
-func (mh *mountHome) keep(f *feed.Feed, t target, opts peer.FeedOptions) error {
-	mh.mu.Lock()
-	mh.open = append(mh.open, mounted{f, t})
-	mh.mu.Unlock()
-	return mh.sw.Add(f, opts)
+	return filepath.Base(ow.t.dir)
 }
 
 // Create implements fusefs.Home: `hyperfs create NAME` inside the mount.
 func (mh *mountHome) Create(ctx context.Context, name string) (*feed.Feed, error) {
-	key, err := mh.c.createNamed(mh.h, name)
+	key, err := mh.c.createNamed(mh.o.h, name)
 	if err != nil {
 		return nil, fmt.Errorf("create %q: %w", name, err)
 	}
-	dir := mh.h.feedDir(key)
-	f, err := openDir(mh.c, dir)
+	k, _ := parseKey(key)
+	ow, _, err := mh.o.open(index.Feed{Key: k, Name: name, Writable: true})
 	if err != nil {
 		return nil, err
 	}
-	if err := mh.keep(f, target{dir: dir, name: name, inHome: true}, peer.FeedOptions{Live: true}); err != nil {
-		return nil, err
-	}
-	return f, nil
+	return ow.f, nil
 }
 
 // Follow implements fusefs.Home: a lookup of an unknown key makes it a
 // sparse replica in the home, replicated with the mount's peers, as
 // `hyperfs follow KEY` does.
 func (mh *mountHome) Follow(ctx context.Context, key [32]byte) (*feed.Feed, error) {
-	dir, err := mh.c.replicaInHome(key, "", true)
+	if _, err := mh.c.replicaInHome(key, "", true); err != nil {
+		return nil, fmt.Errorf("follow %x: %w", key[:8], err)
+	}
+	ow, _, err := mh.o.open(index.Feed{Key: key, Sparse: true})
 	if err != nil {
 		return nil, fmt.Errorf("follow %x: %w", key[:8], err)
 	}
-	f, err := openDir(mh.c, dir)
-	if err != nil {
-		return nil, fmt.Errorf("follow %x: %w", key[:8], err)
-	}
-	if err := mh.keep(f, target{dir: dir, inHome: true}, peer.FeedOptions{Live: true}); err != nil {
-		return nil, err
-	}
-	return f, nil
-}
-
-// closeAll records each feed's lengths in the registry and closes it.
-func (mh *mountHome) closeAll(err *error) {
-	mh.mu.Lock()
-	defer mh.mu.Unlock()
-	for _, m := range mh.open {
-		mh.c.noteFeed(m.f, m.t)
-		closeFeed(m.f, err)
-	}
-	mh.open = nil
+	return ow.f, nil
 }

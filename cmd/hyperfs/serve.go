@@ -46,39 +46,22 @@ func runServe(c *cli, cmd *command, args []string) (err error) {
 	if err != nil {
 		return err
 	}
-	var recs []index.Feed
-	if err := c.withRegistry(h, func(reg registry) (err error) {
-		recs, err = reg.List()
-		return err
-	}); err != nil {
-		return fmt.Errorf("serve: %w", err)
-	}
-	sw, err := peer.New(peer.Config{Logger: newLogger(c)})
+	o, err := claimHome(c, h)
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}
-	var open []*feed.Feed
-	defer func() {
-		// Peers first, so nothing touches a feed being closed.
-		sw.Close()
-		for _, f := range open {
-			closeFeed(f, &err)
-		}
-	}()
-	for _, rec := range recs {
-		f, err := openDir(c, h.feedDir(hex.EncodeToString(rec.Key[:])))
-		if err != nil {
-			fmt.Fprintf(c.stderr, "hyperfs: serve: skipping %x: %v\n", rec.Key[:8], err)
-			continue
-		}
-		open = append(open, f)
-		if err := sw.Add(f, feedMode(rec)); err != nil {
-			return fmt.Errorf("serve: %w", err)
-		}
+	defer o.close(&err)
+	if _, err := o.openAll(); err != nil {
+		return fmt.Errorf("serve: %w", err)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := startNetwork(c, sw, *listen, peers); err != nil {
+	srv, err := o.listen()
+	if err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
+	defer srv.close()
+	if err := startNetwork(c, o.sw, *listen, peers); err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}
 	<-ctx.Done()
@@ -204,23 +187,17 @@ func runClone(c *cli, cmd *command, args []string) (err error) {
 	if err != nil {
 		return fmt.Errorf("clone: %w", err)
 	}
-	f, err := openDir(c, dir)
+	f, err := c.openTarget(target{dir: dir, name: *name, inHome: true})
 	if err != nil {
 		return fmt.Errorf("clone: %w", err)
 	}
-	defer closeFeed(f, &err)
-	sw, err := peer.New(peer.Config{Logger: newLogger(c)})
+	defer c.release(f, &err)
+	sw, leave, err := c.joinPeers(f, peers, peer.FeedOptions{Full: true, Live: true})
 	if err != nil {
 		return fmt.Errorf("clone: %w", err)
 	}
-	defer sw.Close()
-	if err := sw.Add(f, peer.FeedOptions{Full: true, Live: true}); err != nil {
-		return fmt.Errorf("clone: %w", err)
-	}
-	if err := startNetwork(c, sw, "", peers); err != nil {
-		return fmt.Errorf("clone: %w", err)
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer leave()
+	ctx, stop := c.context()
 	defer stop()
 	p := newProgress(c, hex.EncodeToString(key[:8]))
 	defer p.finish()
