@@ -165,6 +165,10 @@ func (s *Session) Unknown() [][32]byte {
 	return u
 }
 
+// hasUnknown reports whether Unknown would return keys: the connection
+// then opens those feeds before it hands the session the next frame.
+func (s *Session) hasUnknown() bool { return len(s.unknown) > 0 }
+
 // Opened reports whether the channel of f is open at both ends.
 func (s *Session) Opened(f *feed.Feed) bool {
 	ch := s.byKey[f.DiscoveryKey()]
@@ -272,20 +276,39 @@ func (s *Session) attach(ch *channel, remoteID uint64) {
 // Receive handles one frame from the remote. An error means the
 // connection must be closed.
 func (s *Session) Receive(fr wire.Frame) error {
+	m, err := decodeFrame(fr)
+	if err != nil || m == nil {
+		return err
+	}
+	return s.receive(fr.Channel, m)
+}
+
+// decodeFrame decodes what Receive would handle: nil, with no error, for
+// frames that are ignored whatever the state (keep-alives, types 11-14).
+// It reads no session state and the message shares no memory with
+// fr.Body, so a connection decodes on its receiving goroutine and hands
+// the messages to receive later, on another.
+func decodeFrame(fr wire.Frame) (wire.Message, error) {
 	if fr.KeepAlive {
-		return nil
+		return nil, nil
 	}
 	m, err := wire.Decode(fr.Type, fr.Body)
 	if errors.Is(err, wire.ErrUnknownType) {
-		return nil // types 11-14: ignored, as JS does
+		return nil, nil // types 11-14: ignored, as JS does
 	}
 	if err != nil {
-		return fmt.Errorf("%w: channel %d: %w", ErrProtocol, fr.Channel, err)
+		return nil, fmt.Errorf("%w: channel %d: %w", ErrProtocol, fr.Channel, err)
 	}
+	return m, nil
+}
+
+// receive handles message m, decoded by decodeFrame, from the remote's
+// channel id.
+func (s *Session) receive(id uint64, m wire.Message) error {
 	if o, ok := m.(*wire.Open); ok {
-		return s.onOpen(fr.Channel, o)
+		return s.onOpen(id, o)
 	}
-	ch := s.remote[fr.Channel]
+	ch := s.remote[id]
 	if ch == nil {
 		// Channel 0 carries stream-level options and extensions we do
 		// not use; other unknown channels were never opened or are
