@@ -19,10 +19,21 @@ const (
 	// same time and the keep-alive half of it.
 	defaultIdleTimeout = 20 * time.Second
 	// highWater bounds the encoded frames a connection holds for a peer
-	// that does not read: past it we stop reading that peer's requests
-	// until it drains, so a slow or hostile peer costs a bounded amount
-	// of memory and never stalls the others (A19).
-	highWater = 16 << 20
+	// that does not read: past it we stop applying that peer's requests
+	// until it drains (then the inbox fills and we stop reading), so a
+	// slow or hostile peer costs a bounded amount of memory and never
+	// stalls the others (A19). 2 MiB is plenty to keep a fast peer busy
+	// (the writer takes everything queued at once). It was 16 MiB: a
+	// seeder whose receive path is pipelined answers a clone's requests
+	// faster than its writer sends them, its output grew past what the
+	// writer keeps, and regrowing it cost more CPU than answering.
+	highWater = 2 << 20
+	// keepBuf is the largest output buffer the writer keeps for reuse.
+	// It is above highWater plus an answer, so a peer that keeps its
+	// output near highWater reuses two buffers instead of growing a new
+	// one for every batch; a burst of larger frames (up to 8 MiB) leaves
+	// larger buffers, which are dropped: memory follows the load.
+	keepBuf = 4 << 20
 	// writeChunk is the most the writer sends under one write deadline.
 	writeChunk = 64 << 10
 )
@@ -35,8 +46,9 @@ func (h handshakeCaps) RemoteCapability(key []byte) [32]byte {
 	return handshake.RemoteCapability(h.res, key)
 }
 
-// conn is one peer connection. Its reader runs on the goroutine that
-// called run; run starts the writer and waits for it before returning.
+// conn is one peer connection. Its applier runs on the goroutine that
+// called run; run starts the receiver (recv.go) and the writer and waits
+// for both before returning.
 type conn struct {
 	sw   *Swarm
 	nc   net.Conn
@@ -48,7 +60,7 @@ type conn struct {
 
 	wake    chan struct{} // capacity 1: output is pending
 	drained chan struct{} // capacity 1: the writer sent something
-	done    chan struct{} // closed when the reader stops
+	done    chan struct{} // closed when the applier stops
 	wdone   chan struct{} // closed when the writer stops
 }
 
@@ -103,16 +115,26 @@ func (c *conn) run(initiator bool) error {
 		once.Do(func() { cause = err })
 		c.nc.Close()
 	}
+	// run owns the writer and the receiver and waits for both. The
+	// applier runs here: when it returns, done stops the writer and a
+	// receiver waiting for room in the inbox, and the closed socket one
+	// waiting on the network.
+	q := newInbox()
 	var wg sync.WaitGroup
-	wg.Add(1)
+	wg.Add(2)
 	go func() {
 		defer wg.Done()
-		// A dead writer must also stop the reader, whether it waits on
-		// the network or for room in waitRoom.
+		// A dead writer must also stop the applier, whether it waits for
+		// room in waitRoom (wdone) or for frames (the socket closes, so
+		// the receiver ends and closes the inbox).
 		stop(c.writeLoop(sec))
 		close(c.wdone)
 	}()
-	stop(c.readLoop(sec))
+	go func() {
+		defer wg.Done()
+		c.receive(sec, q)
+	}()
+	stop(c.applyLoop(q))
 	close(c.done)
 	wg.Wait()
 	if cause != nil && !errors.Is(cause, net.ErrClosed) {
@@ -121,51 +143,7 @@ func (c *conn) run(initiator bool) error {
 	return nil
 }
 
-func (c *conn) readLoop(r io.Reader) error {
-	fr := wire.NewFrameReader(r)
-	for {
-		if err := c.nc.SetReadDeadline(time.Now().Add(c.sw.idle)); err != nil {
-			return err
-		}
-		f, err := fr.Next()
-		if err != nil {
-			if errors.Is(err, io.EOF) {
-				return nil
-			}
-			return err
-		}
-		if f.KeepAlive {
-			// Only a sign of life, and the deadline is renewed: a flood
-			// of them costs no lock and wakes no writer.
-			continue
-		}
-		c.mu.Lock()
-		v := c.s.Version()
-		err = c.s.Receive(f)
-		unknown := c.s.Unknown()
-		changed := c.s.Version() != v
-		c.mu.Unlock()
-		if err != nil {
-			return err
-		}
-		if changed {
-			c.sw.announce()
-		}
-		for _, dkey := range unknown {
-			if f, opts, ok := c.sw.lookup(dkey); ok {
-				c.mu.Lock()
-				c.s.Open(f, opts)
-				c.mu.Unlock()
-			}
-		}
-		signal(c.wake)
-		if err := c.waitRoom(); err != nil {
-			return err
-		}
-	}
-}
-
-// waitRoom blocks the reader while too much output is queued, until the
+// waitRoom blocks the applier while too much output is queued, until the
 // writer makes room or stops (then run reports the writer's error).
 func (c *conn) waitRoom() error {
 	for {
@@ -226,7 +204,7 @@ func (c *conn) writeLoop(w io.Writer) error {
 		keepAlive.Reset(keepAliveInterval)
 		signal(c.drained)
 		// Large buffers are not kept: memory follows the load.
-		if cap(buf) > highWater/4 {
+		if cap(buf) > keepBuf {
 			buf = nil
 		}
 	}

@@ -50,20 +50,57 @@
 //
 // # The shell
 //
-// A Swarm owns the goroutines and sockets: per connection a reader (which
-// decrypts, decodes and calls the Session under conn.mu) and a writer
-// (which takes Output and sends it, or a keep-alive after 10 s of
-// silence); per feed one goroutine forwarding feed events to every
-// connection; per Listen an accept loop; per Dial a redial loop with
-// jittered exponential backoff. conn.mu is never held across network
-// I/O. A reader stops reading while more than 16 MiB of output waits for a
-// slow peer, so one peer's backlog is bounded and the others proceed. A
-// peer silent for 20 s, stuck in the handshake for 20 s, or taking none
-// of a 64 KiB write for 20 s is dropped; a slow peer that keeps reading
-// is not (Config.IdleTimeout; the keep-alive follows at half of it).
-// Whichever of reader and writer stops first gives the reason the
-// connection ended, and stops the other. Close cancels everything and
-// waits for every goroutine.
+// A Swarm owns the goroutines and sockets. Per connection, run (on the
+// goroutine that accepted or dialled) owns three, and waits for the
+// other two before it returns:
+//
+//	receiver  reads the socket, decrypts, splits and decodes frames into
+//	          the inbox (recv.go); it alone touches the read side of the
+//	          socket and the read deadline.
+//	applier   (run's own goroutine) takes frames from the inbox in order
+//	          and hands them to the Session under conn.mu; feed.Put (the
+//	          BLAKE2b hash of each block, its proof, the writes) runs here.
+//	writer    takes Output under conn.mu and sends it outside the lock,
+//	          or a keep-alive after half the idle timeout of silence; it
+//	          alone touches the write side and the write deadline.
+//
+// Splitting receiver and applier lets one core decrypt frame n+1 while
+// the other hashes and stores frame n: a clone was bound by the two done
+// in turn on one goroutine. The inbox between them holds at most 512
+// frames and 4 MiB of decoded bodies (one larger frame, up to 8 MiB, is
+// let in alone), so memory stays bounded whatever the peer sends. The
+// applier takes what is queued, up to 16 frames or 512 KiB, under one
+// hold of conn.mu and wakes the writer once per hold; it ends a hold
+// early after an Open of a feed the session does not know (the feed is
+// opened before the next frame is applied, as before the split) and when
+// the output reaches 2 MiB.
+//
+// Backpressure: the applier stops while more than 2 MiB of output waits
+// for a slow peer; the inbox then fills and the receiver stops reading,
+// so one peer's backlog is bounded and the others proceed. Keep-alives
+// stop at the receiver: they renew the read deadline and take no lock.
+// The writer reuses its two output buffers up to 4 MiB each and drops
+// larger ones, so memory follows the load.
+//
+// Locks: Swarm.mu guards the feed, connection and listener sets and is
+// never held while taking a conn.mu; conn.mu guards the Session (and so
+// its output) and is never held across network I/O, though it is held
+// across feed calls (Put, Proof), which do disk I/O; the inbox's mutex
+// guards only its byte count. Stop paths: the first of applier and
+// writer to stop gives the reason the connection ended, and closes the
+// socket, which stops the receiver; the applier's end (conn.done) also
+// stops a receiver waiting for room and the writer; the writer's end
+// (conn.wdone) stops an applier waiting for room; a receiver that stops
+// (socket error or EOF) closes the inbox, and the applier returns its
+// error once the frames read before it are applied.
+//
+// Per feed one goroutine forwards feed events to every connection; per
+// Listen an accept loop; per Dial a redial loop with jittered
+// exponential backoff. A peer silent for 20 s, stuck in the handshake
+// for 20 s, or taking none of a 64 KiB write for 20 s is dropped; a slow
+// peer that keeps reading is not (Config.IdleTimeout; the keep-alive
+// follows at half of it). Close cancels everything and waits for every
+// goroutine.
 //
 // A bit flipped in transit (A6) is not caught by the transport: XSalsa20
 // has no MAC, so the same bit flips in the plaintext, and the layer that

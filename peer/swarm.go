@@ -36,7 +36,8 @@ type Config struct {
 // one connection per peer, shared by all feeds. It implements
 // feed.Fetcher, so Get on a replica asks the connected peers.
 //
-// Goroutines: each connection runs a reader and a writer; each feed runs
+// Goroutines: each connection runs a receiver, an applier (the
+// goroutine that accepted or dialled it) and a writer; each feed runs
 // one goroutine forwarding its events to the connections; listeners and
 // dialers run one each. The Swarm owns them all and Close stops and waits
 // for them.
