@@ -82,7 +82,7 @@ type blockNode struct {
 // blockHandle is an open block file; it keeps the block once read.
 type blockHandle struct {
 	nonblock bool
-	cache    lastBlock
+	cache    cursor // remembers the block; its offsets are unused here
 }
 
 func (b *blockNode) Getattr(ctx context.Context, f fs.FileHandle, out *fuse.AttrOut) syscall.Errno {
@@ -91,7 +91,7 @@ func (b *blockNode) Getattr(ctx context.Context, f fs.FileHandle, out *fuse.Attr
 		// A sparse replica learns a block's size with the block: stat
 		// fetches it as a read would (waiting up to the fetch timeout).
 		var data []byte
-		data, err = b.m.block(ctx, nil, b.i, false)
+		data, err = b.m.block(ctx, nil, b.i, 0, false)
 		size = uint64(len(data))
 	}
 	if err != nil {
@@ -115,12 +115,12 @@ func (b *blockNode) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint
 }
 
 func (b *blockNode) Read(ctx context.Context, f fs.FileHandle, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
-	var c *lastBlock
+	var c *cursor
 	nonblock := false
 	if h, ok := f.(*blockHandle); ok {
 		c, nonblock = &h.cache, h.nonblock
 	}
-	data, err := b.m.block(ctx, c, b.i, nonblock)
+	data, err := b.m.block(ctx, c, b.i, 0, nonblock)
 	if err != nil {
 		return nil, fail(b.m.fsys.log, "read block", err, "feed", b.m.tag, "block", b.i)
 	}

@@ -21,9 +21,9 @@ type dataNode struct {
 
 // dataHandle is an open data file.
 type dataHandle struct {
-	appender bool // opened O_APPEND for writing: WRITEs append blocks
-	nonblock bool // O_NONBLOCK: missing blocks are EAGAIN, not waited for
-	cache    lastBlock
+	appender bool   // opened O_APPEND for writing: WRITEs append blocks
+	nonblock bool   // O_NONBLOCK: missing blocks are EAGAIN, not waited for
+	cache    cursor // where the reader is, and what it asked ahead
 }
 
 func (d *dataNode) Getattr(ctx context.Context, f fs.FileHandle, out *fuse.AttrOut) syscall.Errno {
@@ -59,7 +59,7 @@ func (d *dataNode) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint3
 }
 
 func (d *dataNode) Read(ctx context.Context, f fs.FileHandle, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
-	var c *lastBlock
+	var c *cursor
 	nonblock := false
 	if h, ok := f.(*dataHandle); ok {
 		c, nonblock = &h.cache, h.nonblock

@@ -20,9 +20,9 @@
 //
 // The feed directories and their data, blocks and info are persistent
 // inodes, made when the feed is attached; block files are made per lookup.
-// A lookup of a 64-hex name that is no mounted feed asks Home.Follow: the
-// seam where the peer layer will follow remote feeds (today ErrNoFeed, so
-// ENOENT). The feed directory and data carry read-only extended attributes
+// A lookup of a 64-hex name that is no mounted feed asks Home.Follow:
+// hyperfs mount makes it a sparse replica that its peers fill (ErrNoFeed,
+// or no Home, gives ENOENT). The feed directory and data carry read-only extended attributes
 // user.hyperfs.{key, discovery_key, length, byte_length, downloaded,
 // writable, signed_length, root_hash}. statfs answers with the figures of
 // the file system holding the home (Options.StatfsDir). st_nlink is 1 for
@@ -32,18 +32,41 @@
 //
 // # Reads
 //
-// A READ of data at (off, size) seeks to the block holding off (feed.Seek)
-// and copies block after block until size or the byte length: exactly the
-// concatenation, across block boundaries, and a short read only at EOF. A
-// block that cannot be read fails the whole READ, never a short one: the
-// kernel takes a short READ for EOF and would shrink its idea of the size.
-// A block that is not local is asked of the engine (feed.Get, which asks
-// the Fetcher that the peer layer installs with feed.SetFetcher) and waited
-// for with the request's context (a FUSE INTERRUPT, i.e. Ctrl-C, cancels
-// it: EINTR) bounded by Options.FetchTimeout (ETIMEDOUT); a handle opened
-// O_NONBLOCK gets EAGAIN at once instead. Each handle keeps the last block
-// it read, so reads smaller than a block fetch it once; the engine
-// verifies windows of blocks ahead of sequential readers.
+// A READ of data at (off, size) places off in a block once and copies
+// block after block until size or the byte length: exactly the
+// concatenation, across block boundaries (empty blocks are walked past),
+// and a short read only at EOF. A block that cannot be read fails the
+// whole READ, never a short one: the kernel takes a short READ for EOF and
+// would shrink its idea of the size. A block that is not local is asked of
+// the engine (feed.Get, which asks the Fetcher that the peer layer
+// installs with feed.SetFetcher) and waited for with the request's context
+// (a FUSE INTERRUPT, i.e. Ctrl-C, cancels it: EINTR) bounded by
+// Options.FetchTimeout (ETIMEDOUT); a handle opened O_NONBLOCK gets EAGAIN
+// at once instead.
+//
+// Each handle has a cursor (read.go): the last block it read and where it
+// starts. Reads smaller than a block fetch it once, and a READ that starts
+// in that block or right after it is placed without feed.Seek, which on a
+// sparse replica may have to fetch blocks (feed.SeekFetch) to find an
+// offset; byte 0 is placed without a seek too. Only other READs seek.
+//
+// Readahead (readahead.go): a data handle whose READs run in order asks
+// the engine, at the start of each READ, for the blocks after the one it
+// starts in that are not local and not asked yet, up to a window of
+// aheadBlocks (64) blocks or about aheadBytes (8 MiB) at the feed's mean
+// block size, and does not wait for them: so cat of a remote feed streams
+// instead of paying a round trip per block. "In order" means the READ
+// starts no later than the blocks read or asked so far and less than a
+// window before the latest READ: the kernel's own readahead sends several
+// READs at once, and go-fuse serves them in any order. Any other READ is
+// a jump: it asks only for the blocks it reads, as it reads them, and the
+// window restarts after it. O_NONBLOCK handles never ask ahead. The ask is feed.Get with a
+// context that has already ended (it asks the Fetcher, then returns at
+// once), so readahead starts no goroutine and holds nothing when the
+// handle closes; the Fetcher interface cannot withdraw an ask, so at most
+// one window per closed handle still downloads. The engine's own
+// readahead is separate: it hashes windows of stored blocks ahead of
+// sequential readers.
 //
 // # Appends
 //
@@ -110,10 +133,12 @@
 // the map of mounted feeds and the started flag, and is held only to read
 // or change them. mfeed.appendMu makes a WRITE's offset check and Append
 // atomic; it is held across Append, which writes without syncing, and
-// never across a Sync or a wait. lastBlock.mu guards one handle's
-// remembered block. Reads take no mount lock: blocks
-// never change once appended, and the engine is safe for concurrent use.
-// No lock is held across feed.Sync or a fetch wait.
+// never across a Sync or a wait. cursor.mu guards one handle's remembered
+// block and readahead state; it is held only to read or update them,
+// never while a block is read, fetched or asked for (concurrent READs of
+// one handle, which the kernel sends, each take it briefly). Reads take no
+// mount lock: blocks never change once appended, and the engine is safe
+// for concurrent use. No lock is held across feed.Sync or a fetch wait.
 //
 // # Goroutines
 //
@@ -125,7 +150,8 @@
 //     goroutines, never inside a request handler (that can deadlock).
 //
 // Mount also runs one goroutine that waits for the server to stop and
-// closes Mount.Done. The caller owns the feeds and closes them after
+// closes Mount.Done. Request handlers start none: readahead asks the
+// engine without waiting, in the READ's own goroutine. The caller owns the feeds and closes them after
 // Close, which does a last sync.
 //
 // # Lifecycle and platforms
@@ -142,6 +168,5 @@
 // zero attribute timeout on data is what keeps sizes fresh.
 //
 // Not done yet: passthrough of fully local feeds to the backing data file
-// (Linux 6.9+, root), following remote feeds and readahead from peers
-// (the peer layer).
+// (Linux 6.9+, root).
 package fusefs

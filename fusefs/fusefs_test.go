@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
 
 	"github.com/hyperfs/hyperfs/feed"
@@ -110,11 +111,14 @@ func TestReadDataOffsets(t *testing.T) {
 }
 
 func FuzzDataRead(f *testing.F) {
-	f.Add([]byte{3, 0, 5, 1}, uint16(2), uint16(6))
-	f.Add([]byte{0, 0, 0}, uint16(0), uint16(1))
-	f.Add([]byte{200, 200, 1}, uint16(199), uint16(300))
-	f.Add([]byte{}, uint16(0), uint16(10))
-	f.Fuzz(func(t *testing.T, sizes []byte, off, size uint16) {
+	f.Add([]byte{3, 0, 5, 1}, uint16(0), uint16(2), uint16(6))
+	f.Add([]byte{0, 0, 0}, uint16(0), uint16(0), uint16(1))
+	f.Add([]byte{200, 200, 1}, uint16(150), uint16(199), uint16(300))
+	f.Add([]byte{3, 0, 0, 4, 1}, uint16(1), uint16(3), uint16(2))
+	f.Add([]byte{}, uint16(0), uint16(0), uint16(10))
+	// A handle first reads size bytes at prev: the second read starts
+	// from what its cursor remembers when it can (or seeks).
+	f.Fuzz(func(t *testing.T, sizes []byte, prev, off, size uint16) {
 		if len(sizes) > 64 {
 			sizes = sizes[:64]
 		}
@@ -125,14 +129,20 @@ func FuzzDataRead(f *testing.F) {
 		blocks := blocksOf(ints)
 		m := oneFeed(t, blocks...)
 		all := concat(blocks, nil)
-		r, errno := m.dataOps().Read(context.Background(), nil, make([]byte, size), int64(off))
-		if errno != 0 {
-			t.Fatalf("read: %v", errno)
-		}
-		got, _ := r.Bytes(nil)
-		want := all[min(int(off), len(all)):min(int(off)+int(size), len(all))]
-		if !bytes.Equal(got, want) {
-			t.Fatalf("read(%d, %d) of blocks %v: got %x want %x", off, size, sizes, got, want)
+		h := openData(t, m, syscall.O_RDONLY)
+		for _, c := range []struct {
+			h   fs.FileHandle
+			off uint16
+		}{{nil, off}, {h, prev}, {h, off}} {
+			r, errno := m.dataOps().Read(context.Background(), c.h, make([]byte, size), int64(c.off))
+			if errno != 0 {
+				t.Fatalf("read: %v", errno)
+			}
+			got, _ := r.Bytes(nil)
+			want := all[min(int(c.off), len(all)):min(int(c.off)+int(size), len(all))]
+			if !bytes.Equal(got, want) {
+				t.Fatalf("read(%d, %d) of blocks %v: got %x want %x", c.off, size, sizes, got, want)
+			}
 		}
 	})
 }
