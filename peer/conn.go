@@ -210,10 +210,16 @@ func (c *conn) writeLoop(w io.Writer) error {
 	}
 }
 
-// do runs fn on the session under the lock and wakes the writer.
+// do runs fn on the session under the lock and wakes the writer if
+// there is output. Most calls are feed events of a download, one per
+// block, which send nothing: waking the writer for them would cost two
+// goroutine switches per block.
 func (c *conn) do(fn func(s *Session)) {
 	c.mu.Lock()
 	fn(c.s)
+	wake := c.s.Pending() > 0
 	c.mu.Unlock()
-	signal(c.wake)
+	if wake {
+		signal(c.wake)
+	}
 }

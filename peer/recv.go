@@ -216,6 +216,7 @@ func (c *conn) apply(batch []inFrame) error {
 		}
 		unknown := c.s.Unknown()
 		changed := c.s.Version() != v
+		wake := c.s.Pending() > 0
 		c.mu.Unlock()
 		if err != nil {
 			return err
@@ -229,9 +230,12 @@ func (c *conn) apply(batch []inFrame) error {
 				c.mu.Lock()
 				c.s.Open(f, opts)
 				c.mu.Unlock()
+				wake = true
 			}
 		}
-		signal(c.wake)
+		if wake {
+			signal(c.wake)
+		}
 		if err := c.waitRoom(); err != nil {
 			return err
 		}
