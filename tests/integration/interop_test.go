@@ -231,7 +231,7 @@ func (w *jsWriter) appended() (index, size uint64, sum string) {
 
 // waitBytes waits until the output holds at least n bytes, for at most
 // d, and returns the output.
-func (o *output) waitBytes(t *testing.T, n uint64, d time.Duration) []byte {
+func (o *output) waitBytes(t testing.TB, n uint64, d time.Duration) []byte {
 	t.Helper()
 	deadline := time.After(d)
 	for {

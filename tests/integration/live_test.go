@@ -40,7 +40,7 @@ func (o *output) String() string {
 }
 
 // waitFor waits until the output contains s, for at most d.
-func (o *output) waitFor(t *testing.T, s string, d time.Duration) {
+func (o *output) waitFor(t testing.TB, s string, d time.Duration) {
 	t.Helper()
 	deadline := time.After(d)
 	for !strings.Contains(o.String(), s) {

@@ -38,7 +38,7 @@ func (m *mount) addr() string {
 }
 
 // infoOf reads MOUNT/FEED/info, waiting until ok accepts it.
-func infoOf(t *testing.T, m *mount, feed string, ok func(map[string]any) bool) map[string]any {
+func infoOf(t testing.TB, m *mount, feed string, ok func(map[string]any) bool) map[string]any {
 	t.Helper()
 	deadline := time.Now().Add(mountWait)
 	tick := time.NewTicker(20 * time.Millisecond)
