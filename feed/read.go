@@ -88,15 +88,18 @@ func (f *Feed) Get(ctx context.Context, i uint64) ([]byte, error) {
 }
 
 // GetLocal returns block i if it is stored here, and never asks the
-// Fetcher: what a replicator serving a peer's request needs. A block that
-// is not stored is ErrNotAvailable.
+// Fetcher: what a replicator serving a peer's request needs, and what
+// Get answers without a Fetcher. A block past the length is
+// ErrOutOfRange, another that is not stored ErrNotAvailable.
 func (f *Feed) GetLocal(i uint64) ([]byte, error) {
 	s := f.stateOf(i)
 	switch {
 	case s.closed:
 		return nil, ErrClosed
+	case !s.has && i >= s.length:
+		return nil, fmt.Errorf("get block %d of %d: %w", i, s.length, ErrOutOfRange)
 	case !s.has:
-		return nil, fmt.Errorf("get local block %d: %w", i, ErrNotAvailable)
+		return nil, fmt.Errorf("get block %d: %w", i, ErrNotAvailable)
 	}
 	return f.readBlock(i, s)
 }

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 
 	"github.com/hyperfs/hyperfs/feed"
@@ -96,6 +97,9 @@ func openInputs(c *cli, paths []string) ([]input, error) {
 			continue
 		}
 		file, err := os.Open(c.path(p))
+		if pe, ok := err.(*fs.PathError); ok {
+			pe.Path = p // as the user wrote it, not the owner's view of it
+		}
 		if err != nil {
 			return ins, err
 		}

@@ -116,7 +116,7 @@ func runCat(c *cli, cmd *command, args []string) (err error) {
 				sw.Want(f, asked)
 			}
 		}
-		block, err := f.Get(ctx, i)
+		block, err := getBlock(ctx, f, i, sw != nil || *follow)
 		if err != nil {
 			w.Flush()
 			if ctx.Err() != nil && *follow {
@@ -137,6 +137,17 @@ func runCat(c *cli, cmd *command, args []string) (err error) {
 		return fmt.Errorf("cat: write: %w", err)
 	}
 	return nil
+}
+
+// getBlock returns block i, waiting for peers to send it when fetch is
+// set (cat --peer, and --follow, where a replica learns of blocks before
+// it has them). Otherwise only stored blocks count, which is what cat
+// answers without a serve owning the home, so it answers that with one.
+func getBlock(ctx context.Context, f *feed.Feed, i uint64, fetch bool) ([]byte, error) {
+	if fetch {
+		return f.Get(ctx, i)
+	}
+	return f.GetLocal(i)
 }
 
 // joinPeers replicates f in mode with the given peers, in a swarm of its

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"strconv"
 )
@@ -22,7 +21,9 @@ func runGet(c *cli, cmd *command, args []string) (err error) {
 		return err
 	}
 	defer c.release(f, &err)
-	block, err := f.Get(context.Background(), i)
+	// What is stored here only: without a serve, nothing would fetch
+	// it, and get must answer the same with one.
+	block, err := f.GetLocal(i)
 	if err != nil {
 		return fmt.Errorf("get: %w", err)
 	}

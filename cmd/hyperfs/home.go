@@ -156,11 +156,11 @@ type target struct {
 // resolve returns.
 func (c *cli) resolve(h home, arg string) (target, error) {
 	if strings.Contains(arg, "/") {
-		arg = c.path(arg)
-		if !hasFeed(arg) {
+		dir := c.path(arg)
+		if !hasFeed(dir) {
 			return target{}, fmt.Errorf("no hypercore in %s (no key file)", arg)
 		}
-		return target{dir: arg, inHome: h.holds(arg)}, nil
+		return target{dir: dir, inHome: h.holds(dir)}, nil
 	}
 	var rec index.Feed
 	key, isKey := parseKey(arg)
