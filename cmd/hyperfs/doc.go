@@ -35,6 +35,21 @@
 //	HOME/index/                  the Pebble index (package index): the
 //	                             registry of feeds, names and lengths
 //
+//	HOME/daemon.lock             flocked by the serve or mount that owns the
+//	                             home; holds its pid
+//	HOME/daemon.sock             that process's control socket (mode 0600)
+//
+// # The home's owner
+//
+// serve and mount own their home while they run (owner.go): they hold
+// every feed open, and so locked, and replicate them all. The commands
+// that open feeds (create, append, cat, get, info, list, audit, import,
+// follow, clone) find a running owner through HOME/daemon.sock and run
+// inside it on the client's own stdin, stdout and stderr (daemon.go), so
+// they print the same bytes and exit with the same codes whether or not an
+// owner runs; what they change shows in a mount at once. Without an owner
+// they open the home themselves. A second serve or mount is refused.
+//
 // The index is a cache: deleted, it is rebuilt from HOME/feeds on the next
 // command. One process at a time opens it, so each command holds it only
 // around its look-ups and writes, and waits up to 5 s for another. When it
