@@ -25,6 +25,14 @@ func TestMain(m *testing.M) {
 	os.Exit(testMain(m))
 }
 
+// ownerBin is the binary that tests run as serve, the home's owner, where
+// commands run concurrently: built with ownerFlags (-race under go test
+// -race; the clients stay fast).
+var (
+	ownerBin   string
+	ownerFlags []string
+)
+
 func testMain(m *testing.M) int {
 	dir, err := os.MkdirTemp("", "hyperfs-cli-")
 	if err != nil {
@@ -36,6 +44,15 @@ func testMain(m *testing.M) int {
 	if out, err := exec.Command("go", "build", "-o", hyperfsBin, ".").CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "build hyperfs: %v\n%s", err, out)
 		return 1
+	}
+	ownerBin = hyperfsBin
+	if len(ownerFlags) > 0 {
+		ownerBin = filepath.Join(dir, "hyperfs-owner")
+		args := append([]string{"build", "-o", ownerBin}, append(ownerFlags, ".")...)
+		if out, err := exec.Command("go", args...).CombinedOutput(); err != nil {
+			fmt.Fprintf(os.Stderr, "build hyperfs: %v\n%s", err, out)
+			return 1
+		}
 	}
 	return m.Run()
 }

@@ -50,6 +50,10 @@ var viaOwner = map[string]bool{
 	"audit": true, "import": true, "follow": true, "clone": true,
 }
 
+// registers lists the commands that may add a feed to the home, after
+// which the owner opens it, replicates it and shows it in the mount.
+var registers = map[string]bool{"create": true, "import": true, "follow": true, "clone": true, "cat": true}
+
 // maxRequest bounds a request: arguments and a working directory.
 const maxRequest = 1 << 20
 
@@ -193,7 +197,9 @@ func (s *ownerServer) handle(conn *net.UnixConn) {
 	}()
 	c := &cli{stdin: files[0], stdout: files[1], stderr: files[2], own: s.o, cwd: req.Cwd, ctx: ctx}
 	st := c.exec(req.Args)
-	s.o.refresh()
+	if registers[c.ran] {
+		s.o.refresh()
+	}
 	b, _ := json.Marshal(st)
 	conn.Write(append(b, '\n'))
 	conn.CloseWrite()

@@ -149,7 +149,7 @@ func TestCommandsThroughOwner(t *testing.T) {
 func TestOwnerExclusiveAndStale(t *testing.T) {
 	home := t.TempDir()
 	newFeed(t, home, "log")
-	first := exec.Command(hyperfsBin, "--home", home, "serve", "--listen", "127.0.0.1:0")
+	first := exec.Command(ownerBin, "--home", home, "serve", "--listen", "127.0.0.1:0")
 	pipe, _ := first.StderrPipe()
 	if err := first.Start(); err != nil {
 		t.Fatal(err)

@@ -63,6 +63,7 @@ type cli struct {
 	own *owner
 	cwd string
 	ctx context.Context
+	ran string // the command's name, once dispatched
 }
 
 func main() {
@@ -146,6 +147,7 @@ func (c *cli) dispatch(args []string) error {
 	if cmd == nil {
 		return usagef(nil, "unknown command %q", fs.Arg(0))
 	}
+	c.ran = cmd.name
 	c.viaOwner = viaOwner[cmd.name] && c.own == nil
 	return cmd.run(c, cmd, fs.Args()[1:])
 }

@@ -27,7 +27,7 @@ var listeningRE = regexp.MustCompile(`^listening on (\S+)$`)
 // line; it is interrupted (SIGINT) when the test ends and must exit 0.
 func startServe(t *testing.T, home string, args ...string) *daemon {
 	t.Helper()
-	cmd := exec.Command(hyperfsBin, append([]string{"--home", home, "serve", "--listen", "127.0.0.1:0"}, args...)...)
+	cmd := exec.Command(ownerBin, append([]string{"--home", home, "serve", "--listen", "127.0.0.1:0"}, args...)...)
 	cmd.Env = append(os.Environ(), "HYPERFS_HOME=/nonexistent/hyperfs-test-home", "XDG_DATA_HOME=")
 	pipe, err := cmd.StderrPipe()
 	if err != nil {
