@@ -15,6 +15,10 @@ import (
 // enough for the hot offsets and nodes of many feeds, small beside a mount.
 const DefaultCacheSize = 64 << 20
 
+// DefaultOffsetCacheSize bounds the offset pages of an index when Options
+// leave it 0: the offsets of about 1.6 million blocks.
+const DefaultOffsetCacheSize = 32 << 20
+
 // Table tags, the first byte of every key (see the package doc).
 const (
 	tagName   = 'n'
@@ -33,6 +37,10 @@ var ErrReadOnly = errors.New("index: read-only")
 type Options struct {
 	// CacheSize is Pebble's block cache in bytes; 0 means DefaultCacheSize.
 	CacheSize int64
+	// OffsetCacheSize bounds the in-memory pages of block offsets kept
+	// in front of Pebble (offsetcache.go), in bytes, for all feeds
+	// together; 0 means DefaultOffsetCacheSize.
+	OffsetCacheSize int64
 	// FS replaces the OS file system (tests use vfs.NewCrashableMem).
 	FS vfs.FS
 	// ReadOnly opens without writing anything.
@@ -46,6 +54,7 @@ type DB struct {
 	db       *pebble.DB
 	log      *slog.Logger
 	readOnly bool
+	offsets  *offsetCache
 	// registryMu makes the check and the commit of a registry write one step,
 	// so that two writers cannot both take a name. One process holds a given
 	// index (Pebble locks its directory), so a process-wide mutex is enough;
@@ -75,7 +84,11 @@ func Open(dir string, opts Options) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open index %s: %w", dir, err)
 	}
-	return &DB{db: db, log: log, readOnly: opts.ReadOnly}, nil
+	osize := opts.OffsetCacheSize
+	if osize <= 0 {
+		osize = DefaultOffsetCacheSize
+	}
+	return &DB{db: db, log: log, readOnly: opts.ReadOnly, offsets: newOffsetCache(osize)}, nil
 }
 
 // Close closes the database.

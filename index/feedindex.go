@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/cockroachdb/pebble/v2"
 
@@ -85,6 +86,7 @@ func (fi *FeedIndex) Reset() error {
 	if err := b.Commit(pebble.NoSync); err != nil {
 		return fmt.Errorf("reset index %x: %w", fi.key[:8], err)
 	}
+	fi.db.offsets.changed(fi.key, nil) // after the commit: see offsetcache.go
 	return nil
 }
 
@@ -126,11 +128,31 @@ func (fi *FeedIndex) Update(u Update) error {
 	if err := b.Commit(pebble.NoSync); err != nil {
 		return fmt.Errorf("update index %x: %w", fi.key[:8], err)
 	}
+	if len(u.Blocks) > 0 {
+		fi.db.offsets.changed(fi.key, u.Blocks)
+	}
 	return nil
 }
 
-// Block implements feed.Index with one Get.
+// Block implements feed.Index from the offset cache, which it fills with
+// the page of block i on a miss.
 func (fi *FeedIndex) Block(i uint64) (start, end uint64, ok bool, err error) {
+	if start, end, ok, hit := fi.db.offsets.block(fi.key, i); hit {
+		return start, end, ok, nil
+	}
+	gen := fi.db.offsets.generation(fi.key)
+	if page, err := fi.loadPage(i / pageBlocks); err == nil {
+		fi.db.offsets.put(page, gen)
+		if j, found := slices.BinarySearch(page.idx, uint32(i%pageBlocks)); found {
+			return page.start[j], page.end[j], true, nil
+		}
+		return 0, 0, false, nil
+	}
+	return fi.blockGet(i)
+}
+
+// blockGet reads block i's span with one Get.
+func (fi *FeedIndex) blockGet(i uint64) (start, end uint64, ok bool, err error) {
 	v, closer, err := fi.db.db.Get(append(fi.prefix(tagBlock), u64(i)...))
 	if errors.Is(err, pebble.ErrNotFound) {
 		return 0, 0, false, nil
@@ -149,9 +171,26 @@ func (fi *FeedIndex) Block(i uint64) (start, end uint64, ok bool, err error) {
 	return start, end, true, nil
 }
 
-// BlockAt implements feed.Index with one SeekGE: the first known block
-// whose end is past off, which holds off if its start is not past it.
+// BlockAt implements feed.Index from the offset cache, or on a miss with
+// one SeekGE after which the cache gets the page of the block found.
 func (fi *FeedIndex) BlockAt(off uint64) (i, start, end uint64, ok bool, err error) {
+	if i, start, end, ok, hit := fi.db.offsets.at(fi.key, off); hit {
+		return i, start, end, ok, nil
+	}
+	gen := fi.db.offsets.generation(fi.key)
+	i, start, end, ok, err = fi.seek(off)
+	if ok {
+		if page, err := fi.loadPage(i / pageBlocks); err == nil {
+			fi.db.offsets.put(page, gen)
+		}
+	}
+	return i, start, end, ok, err
+}
+
+// seek finds the block holding off with one SeekGE: the first known
+// block whose end is past off, which holds off if its start is not past
+// it.
+func (fi *FeedIndex) seek(off uint64) (i, start, end uint64, ok bool, err error) {
 	p := fi.prefix(tagOffset)
 	it, err := fi.db.db.NewIter(&pebble.IterOptions{LowerBound: p, UpperBound: prefixEnd(p)})
 	if err != nil {
