@@ -1,7 +1,6 @@
 package index
 
 import (
-	"container/list"
 	"encoding/binary"
 	"fmt"
 	"slices"
@@ -14,8 +13,9 @@ import (
 // 'b' and 'o' tables, so that a seek that hits costs two binary searches
 // instead of a Pebble iterator (about 5 us). A page holds the known blocks
 // among pageBlocks consecutive indexes, read with one scan of 'b'. Pages
-// are shared by every FeedIndex of a DB and evicted least recently used
-// past Options.OffsetCacheSize bytes, so the memory a feed costs is
+// are shared by every FeedIndex of a DB and evicted past
+// Options.OffsetCacheSize bytes by the clock algorithm (a hit only sets a
+// flag, cheaper than reordering a list on every seek), so the memory a feed costs is
 // bounded by that option, not by the feed.
 //
 // Pages are immutable. An Update drops the pages of the blocks it writes
@@ -34,7 +34,8 @@ type offsetPage struct {
 	idx   []uint32
 	start []uint64 // of the known blocks, ascending with their index
 	end   []uint64
-	elem  *list.Element
+	ref   bool // used since the clock hand last passed
+	slot  int  // in offsetCache.ring
 }
 
 func (p *offsetPage) size() int64 { return int64(len(p.idx))*20 + pageOverhead }
@@ -42,25 +43,20 @@ func (p *offsetPage) size() int64 { return int64(len(p.idx))*20 + pageOverhead }
 // find returns the known block holding byte off: the first whose end is
 // past off, if it starts at or before off.
 func (p *offsetPage) find(off uint64) (i, start, end uint64, ok bool) {
-	k, _ := slices.BinarySearchFunc(p.end, off+1, func(e, t uint64) int {
-		switch {
-		case e < t:
-			return -1
-		case e > t:
-			return 1
-		}
-		return 0
-	})
+	k, _ := slices.BinarySearch(p.end, off+1)
 	if k == len(p.end) || p.start[k] > off {
 		return 0, 0, 0, false
 	}
 	return p.n*pageBlocks + uint64(p.idx[k]), p.start[k], p.end[k], true
 }
 
-// feedPages are one feed's cached pages, ascending by n (and so by offset).
+// feedPages are one feed's cached pages, ascending by n (and so by
+// offset), with each page's last end beside it so that finding a page
+// reads one contiguous array, not a page per step.
 type feedPages struct {
-	pages []*offsetPage
-	gen   uint64 // bumped by every change to the feed's spans
+	pages   []*offsetPage
+	lastEnd []uint64 // lastEnd[k] = pages[k].end[len-1]
+	gen     uint64   // bumped by every change to the feed's spans
 }
 
 type offsetCache struct {
@@ -69,7 +65,8 @@ type offsetCache struct {
 	// never across a Pebble read.
 	mu    sync.Mutex
 	feeds map[[32]byte]*feedPages
-	lru   list.List // of *offsetPage, most recent first
+	ring  []*offsetPage // every cached page, in no order
+	hand  int           // the clock's next candidate in ring
 	used  int64
 }
 
@@ -95,17 +92,12 @@ func (c *offsetCache) at(key [32]byte, off uint64) (i, start, end uint64, ok, hi
 	if fp == nil {
 		return 0, 0, 0, false, false
 	}
-	k, _ := slices.BinarySearchFunc(fp.pages, off+1, func(p *offsetPage, t uint64) int {
-		if p.end[len(p.end)-1] < t {
-			return -1
-		}
-		return 1
-	})
+	k, _ := slices.BinarySearch(fp.lastEnd, off+1) // first page ending past off
 	if k == len(fp.pages) || fp.pages[k].start[0] > off {
 		return 0, 0, 0, false, false
 	}
 	p := fp.pages[k]
-	c.lru.MoveToFront(p.elem)
+	p.ref = true
 	i, start, end, ok = p.find(off)
 	return i, start, end, ok, true
 }
@@ -126,7 +118,7 @@ func (c *offsetCache) block(key [32]byte, i uint64) (start, end uint64, ok, hit 
 		return 0, 0, false, false
 	}
 	p := fp.pages[k]
-	c.lru.MoveToFront(p.elem)
+	p.ref = true
 	j, found := slices.BinarySearch(p.idx, uint32(i%pageBlocks))
 	if !found {
 		return 0, 0, false, true
@@ -167,19 +159,33 @@ func (c *offsetCache) put(p *offsetPage, gen uint64) {
 		return // another reader loaded it meanwhile
 	}
 	fp.pages = slices.Insert(fp.pages, k, p)
-	p.elem = c.lru.PushFront(p)
+	fp.lastEnd = slices.Insert(fp.lastEnd, k, p.end[len(p.end)-1])
+	p.slot = len(c.ring)
+	c.ring = append(c.ring, p)
 	c.used += p.size()
-	for c.used > c.max && c.lru.Len() > 1 {
-		c.removeLocked(c.lru.Back().Value.(*offsetPage))
+	for c.used > c.max && len(c.ring) > 1 {
+		if c.hand >= len(c.ring) {
+			c.hand = 0
+		}
+		q := c.ring[c.hand]
+		if q.ref || q == p {
+			q.ref = false
+			c.hand++
+			continue
+		}
+		c.removeLocked(q)
 	}
 }
 
 func (c *offsetCache) removeLocked(p *offsetPage) {
-	c.lru.Remove(p.elem)
+	last := c.ring[len(c.ring)-1]
+	c.ring[p.slot], last.slot = last, p.slot
+	c.ring = c.ring[:len(c.ring)-1]
 	c.used -= p.size()
 	fp := c.feeds[p.feed]
 	if k, found := slices.BinarySearchFunc(fp.pages, p.n, func(q *offsetPage, n uint64) int { return cmpU64(q.n, n) }); found {
 		fp.pages = slices.Delete(fp.pages, k, k+1)
+		fp.lastEnd = slices.Delete(fp.lastEnd, k, k+1)
 	}
 }
 
