@@ -34,6 +34,13 @@
 // the first entry at or after (x+1, 0): one SeekGE. The 'b' table answers
 // a block's offset and size with one Get.
 //
+// In front of both sits the offset cache (offsetcache.go): pages of the
+// spans of 256 consecutive blocks, read with one scan of 'b' when a seek
+// or block look-up misses, so that the reads of a mount (a seek, then the
+// following blocks) cost binary searches in memory. Its size is bounded
+// for the whole DB (Options.OffsetCacheSize), whatever the feeds' lengths;
+// Update and Reset drop the pages they change.
+//
 // # Concurrency
 //
 // DB is safe for concurrent use; Pebble serialises its own writes. A Feed
