@@ -24,6 +24,12 @@ const (
 // done and the caller should read i alone.
 func (f *Feed) verifyAhead(i uint64) (block []byte, ok bool, err error) {
 	f.mu.RLock()
+	if i >= uint64(len(f.mu.ends)) {
+		// Not in the in-memory table (a feed opened with an Index keeps
+		// none): the single-block path locates it.
+		f.mu.RUnlock()
+		return nil, false, nil
+	}
 	start := f.offsetLocked(i)
 	end, n := start, uint64(0)
 	for j := i; j < i+aheadBlocks && j < uint64(len(f.mu.ends)) && f.mu.bits.HasBlock(j) && !f.isVerifiedLocked(j); j++ {
