@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"sync"
 	"syscall"
 	"time"
@@ -195,8 +196,8 @@ func (s *ownerServer) handle(conn *net.UnixConn) {
 		io.Copy(io.Discard, conn)
 		cancel()
 	}()
-	c := &cli{stdin: files[0], stdout: files[1], stderr: files[2], own: s.o, cwd: req.Cwd, ctx: ctx}
-	st := c.exec(req.Args)
+	c := &cli{stdin: files[0], stdout: files[1], stderr: files[2], own: s.o, cwd: req.Cwd, ctx: ctx, db: s.o.c.db}
+	st := s.run(c, req.Args)
 	if registers[c.ran] {
 		s.o.refresh()
 	}
@@ -206,6 +207,20 @@ func (s *ownerServer) handle(conn *net.UnixConn) {
 	cancel()
 	conn.SetReadDeadline(time.Now()) // ends the reader if the client lingers
 	<-hungUp
+}
+
+// run runs a client's command. A bug that panics in it fails that
+// command, logged with its stack, rather than taking the serve or mount
+// (and every other client and peer) down with it.
+func (s *ownerServer) run(c *cli, args []string) (st ownerStatus) {
+	defer func() {
+		if r := recover(); r != nil {
+			newLogger(s.o.c).Error("command failed with a panic", "args", args, "panic", r, "stack", string(debug.Stack()))
+			fmt.Fprintf(c.stderr, "hyperfs: internal error: %v\n", r)
+			st = ownerStatus{Code: exitError}
+		}
+	}()
+	return c.exec(args)
 }
 
 // readRequest reads a request and the three descriptors sent with it.

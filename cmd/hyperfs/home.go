@@ -235,8 +235,21 @@ func (c *cli) release(f *feed.Feed, err *error) {
 	}
 }
 
+// openDir opens the feed in dir. A feed of the home opened by the home's
+// owner keeps its offsets and tree nodes in the owner's index, so that it
+// holds no per-block table in memory however long it is.
 func openDir(c *cli, dir string) (*feed.Feed, error) {
-	return openWith(dir, openOptions(c))
+	opts := openOptions(c)
+	if key, ok := parseKey(filepath.Base(dir)); ok && c.db != nil {
+		if h, err := c.home(); err == nil && h.holds(dir) {
+			fi, err := c.db.Feed(key[:])
+			if err != nil {
+				return nil, err
+			}
+			opts.Index = fi
+		}
+	}
+	return openWith(dir, opts)
 }
 
 func openWith(dir string, opts feed.Options) (*feed.Feed, error) {

@@ -10,6 +10,8 @@ import (
 	"os/signal"
 	"path/filepath"
 	"syscall"
+
+	"github.com/hyperfs/hyperfs/index"
 )
 
 // command is one subcommand: its synopsis for the help text and its run
@@ -64,6 +66,11 @@ type cli struct {
 	cwd string
 	ctx context.Context
 	ran string // the command's name, once dispatched
+
+	// db is the home's index when the home's owner holds it open for its
+	// lifetime (the owner's command and those it runs for clients): the
+	// registry, and the offsets and tree nodes of the feeds it opens.
+	db *index.DB
 }
 
 func main() {

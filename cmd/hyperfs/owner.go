@@ -80,8 +80,20 @@ func claimHome(c *cli, h home) (*owner, error) {
 	if err := lf.Truncate(0); err == nil {
 		lf.WriteAt([]byte("pid "+strconv.Itoa(os.Getpid())+"\n"), 0)
 	}
+	// The owner holds the index for its lifetime; the commands it runs
+	// share it. Without one (a read-only disk, say) they open it as
+	// before, or read the feed directories.
+	db, err := c.openIndex(h, true)
+	if err != nil {
+		c.indexUnavailable(err)
+	} else {
+		c.db = db
+	}
 	sw, err := peer.New(peer.Config{Logger: newLogger(c)})
 	if err != nil {
+		if c.db != nil {
+			c.db.Close()
+		}
 		lf.Close()
 		return nil, err
 	}
@@ -250,6 +262,12 @@ func (o *owner) close(err *error) {
 	for _, ow := range feeds {
 		o.c.noteFeed(ow.f, ow.t)
 		closeFeed(ow.f, err)
+	}
+	if o.c.db != nil {
+		if cerr := o.c.db.Close(); cerr != nil && *err == nil {
+			*err = cerr
+		}
+		o.c.db = nil
 	}
 	o.lock.Close()
 }

@@ -49,7 +49,7 @@ func (c *cli) withRegistry(h home, fn func(registry) error) (err error) {
 		c.indexUnavailable(err)
 		return fn(scanRegistry{c: c, h: h})
 	}
-	defer closeIndex(db, &err)
+	defer c.closeIndex(db, &err)
 	return fn(db)
 }
 
@@ -60,11 +60,16 @@ func (c *cli) withIndex(h home, fn func(*index.DB) error) (err error) {
 	if err != nil {
 		return err
 	}
-	defer closeIndex(db, &err)
+	defer c.closeIndex(db, &err)
 	return fn(db)
 }
 
-func closeIndex(db *index.DB, err *error) {
+// closeIndex closes an index a command opened; the one the home's owner
+// holds for its lifetime stays open.
+func (c *cli) closeIndex(db *index.DB, err *error) {
+	if db == c.db {
+		return
+	}
 	if cerr := db.Close(); cerr != nil && *err == nil {
 		*err = cerr
 	}
@@ -84,6 +89,9 @@ func (c *cli) indexUnavailable(err error) {
 // registry needs filling (see prepareIndex): a read-only open writes and
 // syncs nothing.
 func (c *cli) openIndex(h home, write bool) (*index.DB, error) {
+	if c.db != nil {
+		return c.db, nil
+	}
 	if !write && exists(h.indexDir()) {
 		db, err := c.openRetry(h, true)
 		if err == nil {
