@@ -1,6 +1,7 @@
 package index
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -89,6 +90,15 @@ func Open(dir string, opts Options) (*DB, error) {
 		osize = DefaultOffsetCacheSize
 	}
 	return &DB{db: db, log: log, readOnly: opts.ReadOnly, offsets: newOffsetCache(osize)}, nil
+}
+
+// Compact compacts the whole database now, so that no background
+// compaction follows: after a rebuild of many feeds, or before measuring.
+func (d *DB) Compact(ctx context.Context) error {
+	if err := d.db.Compact(ctx, []byte{0}, []byte{0xff}, true); err != nil {
+		return fmt.Errorf("compact index: %w", err)
+	}
+	return nil
 }
 
 // Close closes the database.

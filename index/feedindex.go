@@ -14,8 +14,9 @@ import (
 // FeedIndex is the offsets, nodes and state of one feed (see the package
 // doc for the key layout). It has the method set of feed.Index.
 type FeedIndex struct {
-	db  *DB
-	key [32]byte
+	db    *DB
+	key   [32]byte
+	pages *feedPages // in db.offsets
 }
 
 // Update is one append batch, verified download or rebuild step of a
@@ -42,6 +43,7 @@ func (d *DB) Feed(key []byte) (*FeedIndex, error) {
 	}
 	fi := &FeedIndex{db: d}
 	copy(fi.key[:], key)
+	fi.pages = d.offsets.pagesOf(fi.key)
 	return fi, nil
 }
 
@@ -137,7 +139,7 @@ func (fi *FeedIndex) Update(u Update) error {
 // Block implements feed.Index from the offset cache, which it fills with
 // the page of block i on a miss.
 func (fi *FeedIndex) Block(i uint64) (start, end uint64, ok bool, err error) {
-	if start, end, ok, hit := fi.db.offsets.block(fi.key, i); hit {
+	if start, end, ok, hit := fi.db.offsets.block(fi.pages, i); hit {
 		return start, end, ok, nil
 	}
 	gen := fi.db.offsets.generation(fi.key)
@@ -174,7 +176,7 @@ func (fi *FeedIndex) blockGet(i uint64) (start, end uint64, ok bool, err error) 
 // BlockAt implements feed.Index from the offset cache, or on a miss with
 // one SeekGE after which the cache gets the page of the block found.
 func (fi *FeedIndex) BlockAt(off uint64) (i, start, end uint64, ok bool, err error) {
-	if i, start, end, ok, hit := fi.db.offsets.at(fi.key, off); hit {
+	if i, start, end, ok, hit := fi.db.offsets.at(fi.pages, off); hit {
 		return i, start, end, ok, nil
 	}
 	gen := fi.db.offsets.generation(fi.key)

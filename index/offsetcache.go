@@ -83,15 +83,19 @@ func (c *offsetCache) feedLocked(key [32]byte) *feedPages {
 	return fp
 }
 
-// at looks up the block holding off among key's cached pages. hit is set
-// when a page covers off, whatever the answer.
-func (c *offsetCache) at(key [32]byte, off uint64) (i, start, end uint64, ok, hit bool) {
+// pagesOf returns key's pages, which a FeedIndex keeps so that look-ups
+// skip the map. Entries are never removed from the map.
+func (c *offsetCache) pagesOf(key [32]byte) *feedPages {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	fp := c.feeds[key]
-	if fp == nil {
-		return 0, 0, 0, false, false
-	}
+	return c.feedLocked(key)
+}
+
+// at looks up the block holding off among fp's cached pages. hit is set
+// when a page covers off, whatever the answer.
+func (c *offsetCache) at(fp *feedPages, off uint64) (i, start, end uint64, ok, hit bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	k, _ := slices.BinarySearch(fp.lastEnd, off+1) // first page ending past off
 	if k == len(fp.pages) || fp.pages[k].start[0] > off {
 		return 0, 0, 0, false, false
@@ -102,14 +106,10 @@ func (c *offsetCache) at(key [32]byte, off uint64) (i, start, end uint64, ok, hi
 	return i, start, end, ok, true
 }
 
-// block looks up block i in key's cached pages.
-func (c *offsetCache) block(key [32]byte, i uint64) (start, end uint64, ok, hit bool) {
+// block looks up block i in fp's cached pages.
+func (c *offsetCache) block(fp *feedPages, i uint64) (start, end uint64, ok, hit bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	fp := c.feeds[key]
-	if fp == nil {
-		return 0, 0, false, false
-	}
 	n := i / pageBlocks
 	k, found := slices.BinarySearchFunc(fp.pages, n, func(p *offsetPage, n uint64) int {
 		return cmpU64(p.n, n)
