@@ -45,8 +45,19 @@
 // 8 MiB are refused before allocating (wire); a Have bitfield decodes to
 // at most 2^17 bytes; announced ranges are clamped to 2^53; a remote may
 // hold at most 2^16 channels and 2^10 unanswered Opens; frames on channels
-// never opened, unknown message types, Unwant, Cancel, Options and
-// extensions are ignored; requests for blocks we lack are never answered.
+// never opened, unknown message types, Unwant and Cancel are ignored;
+// requests for blocks we lack are never answered.
+//
+// Extensions and acks (spec 4.8.8, 4.9). A feed's registered extension
+// names (FeedOptions.Extensions) go out, sorted, in an Options right after
+// its Open; an extension's id is its position in the sender's list. The
+// remote's last Options gives its names; an Extension frame whose id names,
+// in that list, one of ours is queued for the connection layer
+// (TakeExtensions), which calls FeedOptions.OnExtension outside its lock;
+// anything else is dropped, and at most 1024 messages wait. SendExtension
+// sends only names the remote announced. A remote whose Options asks for
+// acks gets Have{index, 1, ack} for each Data we store; acks we receive
+// (we never ask) are ignored.
 //
 // # The shell
 //

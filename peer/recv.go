@@ -217,7 +217,9 @@ func (c *conn) apply(batch []inFrame) error {
 		unknown := c.s.Unknown()
 		changed := c.s.Version() != v
 		wake := c.s.Pending() > 0
+		exts := c.s.TakeExtensions()
 		c.mu.Unlock()
+		c.sw.deliver(exts)
 		if err != nil {
 			return err
 		}

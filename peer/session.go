@@ -30,6 +30,9 @@ const (
 	maxHaveBytes    = wantWindow / 8
 	maxChannels     = 1 << 16 // channels a remote may open on one connection
 	maxPendingOpens = 1 << 10 // remote Opens for feeds we have not opened
+	// maxExtensionQueue bounds extension messages received and not yet
+	// taken by the connection layer.
+	maxExtensionQueue = 1 << 10
 )
 
 // FeedOptions say how one feed replicates.
@@ -46,6 +49,23 @@ type FeedOptions struct {
 	// NoUpload and NoDownload switch a direction off. A writable feed
 	// never downloads.
 	NoUpload, NoDownload bool
+	// Extensions are the feed extension names this side registers (spec
+	// 4.9): announced in Options, sorted, and the only names whose
+	// messages are delivered (Session.TakeExtensions).
+	Extensions []string
+	// OnExtension receives, on the connection layer's goroutine and
+	// outside its locks, each extension message a peer sends for the
+	// feed under a registered name. The Swarm calls it; a Session only
+	// queues the messages.
+	OnExtension func(name string, payload []byte)
+}
+
+// ExtensionMessage is a feed extension message received from the remote
+// under a name this side registered.
+type ExtensionMessage struct {
+	Feed    *feed.Feed
+	Name    string
+	Payload []byte
 }
 
 // Capabilities derives channel capabilities from a connection's
@@ -77,6 +97,7 @@ type Session struct {
 	maxInflight int
 
 	out    []byte              // encoded plaintext frames not yet taken
+	extIn  []ExtensionMessage  // received, not yet taken
 	nextID uint64              // next local channel id; 0 is the stream
 	local  map[uint64]*channel // by our channel id
 	remote map[uint64]*channel // by the remote's channel id, once it opened
@@ -121,6 +142,10 @@ type channel struct {
 	hashPending bool                // a hash request for the remote's length is out
 	gets        map[uint64]struct{} // blocks a local Get waits for
 	cursor      uint64              // full mode: lowest block not yet requested
+
+	extensions       []string // ours, sorted: an extension's id is its position
+	remoteExtensions []string // the remote's, from its last Options
+	remoteAck        bool     // the remote asked to have each Data acknowledged
 }
 
 // NewSession returns an empty session.
@@ -209,6 +234,7 @@ func (s *Session) Open(f *feed.Feed, opts FeedOptions) {
 		wantsSent:       map[uint64]bool{},
 		inflight:        map[uint64]struct{}{},
 		gets:            map[uint64]struct{}{},
+		extensions:      sortedNames(opts.Extensions),
 	}
 	ro, ok := s.pending[dkey]
 	if ok {
@@ -225,9 +251,62 @@ func (s *Session) Open(f *feed.Feed, opts FeedOptions) {
 	s.byKey[dkey] = ch
 	c := s.cfg.Caps.Capability(f.Key())
 	s.send(ch.id, wire.Open{DiscoveryKey: dkey[:], Capability: c[:]})
+	if len(ch.extensions) > 0 {
+		// Right after Open, as JS sends it (spec 4.7 step 1).
+		s.send(ch.id, wire.Options{Extensions: ch.extensions})
+	}
 	if ok {
 		s.attach(ch, ro.id)
 	}
+}
+
+// sortedNames is names sorted bytewise without repeats: the order that
+// gives each extension its id.
+func sortedNames(names []string) []string {
+	names = slices.Clone(names)
+	slices.Sort(names)
+	return slices.Compact(names)
+}
+
+// SendExtension sends payload to the remote as f's extension name, if
+// this side registered name and the remote announced it (a remote
+// without it would drop the message). It reports whether it sent.
+func (s *Session) SendExtension(f *feed.Feed, name string, payload []byte) bool {
+	ch := s.byKey[f.DiscoveryKey()]
+	if ch == nil || !ch.opened || !slices.Contains(ch.remoteExtensions, name) {
+		return false
+	}
+	id, found := slices.BinarySearch(ch.extensions, name)
+	if !found {
+		return false
+	}
+	s.send(ch.id, wire.Extension{ID: uint64(id), Payload: payload})
+	return true
+}
+
+// TakeExtensions returns the extension messages received since the last
+// call, for the connection layer to deliver outside its lock.
+func (s *Session) TakeExtensions() []ExtensionMessage {
+	msgs := s.extIn
+	s.extIn = nil
+	return msgs
+}
+
+// onExtension delivers a message whose id names, in the remote's list, an
+// extension this side registered; others are dropped, as JS does.
+func (s *Session) onExtension(ch *channel, m *wire.Extension) {
+	if m.ID >= uint64(len(ch.remoteExtensions)) {
+		return
+	}
+	name := ch.remoteExtensions[m.ID]
+	if _, found := slices.BinarySearch(ch.extensions, name); !found {
+		return
+	}
+	if len(s.extIn) >= maxExtensionQueue {
+		s.log.Warn("dropping extension messages: the application is not taking them", "feed", fmt.Sprintf("%x", ch.f.Key()[:8]))
+		return
+	}
+	s.extIn = append(s.extIn, ExtensionMessage{Feed: ch.f, Name: name, Payload: slices.Clone(m.Payload)})
 }
 
 // Close stops replicating f: Close{} on its channel.
@@ -316,8 +395,14 @@ func (s *Session) receive(id uint64, m wire.Message) error {
 		return nil
 	}
 	switch m := m.(type) {
-	case *wire.Options, *wire.Unwant, *wire.Cancel, *wire.Extension:
-		return nil // no acks or extensions registered (spec 4.8.8, 4.9)
+	case *wire.Options:
+		// Names beyond what a frame can carry are not ours to bound
+		// further: the frame cap (8 MiB) already does.
+		ch.remoteExtensions, ch.remoteAck = m.Extensions, m.Ack
+	case *wire.Extension:
+		s.onExtension(ch, m)
+	case *wire.Unwant, *wire.Cancel:
+		return nil // JS ignores both too (spec 4.8)
 	case *wire.Status:
 		s.onStatus(ch, m)
 	case *wire.Have:
@@ -523,6 +608,11 @@ func (s *Session) onData(ch *channel, m *wire.Data) error {
 		return fmt.Errorf("store block %d from peer: %w", m.Index, err)
 	}
 	delete(ch.gets, m.Index)
+	if ch.remoteAck {
+		// The remote asked for an acknowledgement of every Data we
+		// store (spec 4.8.8).
+		s.send(ch.id, wire.Have{Start: m.Index, Length: 1, Ack: true})
+	}
 	s.schedule(ch)
 	return nil
 }

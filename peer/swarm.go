@@ -177,6 +177,35 @@ func (s *Swarm) Want(f *feed.Feed, i uint64) {
 	}
 }
 
+// SendExtension sends payload as f's extension name to every connected
+// peer that announced the name (f must have been added with it in
+// FeedOptions.Extensions); it returns how many peers it went to.
+func (s *Swarm) SendExtension(f *feed.Feed, name string, payload []byte) int {
+	s.mu.Lock()
+	conns := s.connList()
+	s.mu.Unlock()
+	n := 0
+	for _, c := range conns {
+		c.do(func(ss *Session) {
+			if ss.SendExtension(f, name, payload) {
+				n++
+			}
+		})
+	}
+	return n
+}
+
+// deliver hands received extension messages to their feeds' handlers.
+// The connection's apply loop calls it outside the connection's lock.
+func (s *Swarm) deliver(msgs []ExtensionMessage) {
+	for _, m := range msgs {
+		_, opts, ok := s.lookup(m.Feed.DiscoveryKey())
+		if ok && opts.OnExtension != nil {
+			opts.OnExtension(m.Name, m.Payload)
+		}
+	}
+}
+
 // Peers counts the connections on which f's channel is open at both
 // ends.
 func (s *Swarm) Peers(f *feed.Feed) int {

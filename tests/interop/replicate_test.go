@@ -431,3 +431,59 @@ func TestCatFollowJSWriter(t *testing.T) {
 	slices.Sort(lat)
 	t.Logf("JS append to hyperfs cat --follow output: p50 %v, max %v", lat[len(lat)/2], lat[len(lat)-1])
 }
+
+// Feed extensions with a JS peer, both ways (spec 4.9): each side numbers
+// its names in its own sorted list ("aa-first" makes JS's id for the
+// shared name 1 while ours is 0), and messages go only to a name both
+// registered.
+func TestExtensionsWithJS(t *testing.T) {
+	js := newJS(t)
+	f, err := feed.Create(feed.DirStorage{Dir: t.TempDir()}, feed.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	got := make(chan string, 16)
+	sw := newSwarm(t)
+	err = sw.Add(f, peer.FeedOptions{
+		Live:       true,
+		Extensions: []string{"zz-ours-only", "hyperfs-echo"},
+		OnExtension: func(name string, payload []byte) {
+			got <- name + ":" + string(payload)
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr, err := sw.Listen("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	reader := js.start(t, "--dir", t.TempDir(), "--key", hex.EncodeToString(f.Key()), "--connect", addr.String(),
+		"--live", "--serve", "--extensions", "aa-first,hyperfs-echo")
+	reader.next("serving")
+	// The name reaches us in the JS channel's Options; until then there
+	// is no peer to send to.
+	deadline := time.Now().Add(scriptTimeout)
+	for sw.SendExtension(f, "hyperfs-echo", []byte("hello from go")) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the JS peer never announced hyperfs-echo")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := sw.SendExtension(f, "zz-ours-only", []byte("nobody")); n != 0 {
+		t.Errorf("sent an extension the JS peer did not register to %d peers", n)
+	}
+	m := reader.next("extension")
+	if m["extension"] != "hyperfs-echo" || m["message"] != "hello from go" {
+		t.Fatalf("JS received %v", m)
+	}
+	select {
+	case s := <-got:
+		if s != "hyperfs-echo:echo:hello from go" {
+			t.Fatalf("Go received %q", s)
+		}
+	case <-time.After(scriptTimeout):
+		t.Fatal("no echo from the JS peer")
+	}
+}

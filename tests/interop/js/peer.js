@@ -20,6 +20,9 @@
 //                         the Go side paces
 //   --serve               stay until stdin closes
 //   --rand-seed INT       PRNG seed for --append blocks (default 1)
+//   --extensions A,B,...  register these feed extensions; each message
+//                         received prints {"extension": NAME, "message":
+//                         UTF-8} and is answered with "echo:" + message
 
 const net = require('net')
 const readline = require('readline')
@@ -42,7 +45,8 @@ main(async function () {
     follow: { type: 'string' },
     append: { type: 'string' },
     serve: { type: 'boolean', default: false },
-    'rand-seed': { type: 'string', default: '1' }
+    'rand-seed': { type: 'string', default: '1' },
+    extensions: { type: 'string' }
   }, ['dir'])
 
   let key = opt.key ? Buffer.from(opt.key, 'hex') : null
@@ -53,6 +57,16 @@ main(async function () {
     if (!key) throw err
   }
   const feed = await openFeed(opt.dir, key, { secretKey, sparse: opt.sparse })
+  // Registered before any stream opens: a channel's Options lists them.
+  for (const name of (opt.extensions ? opt.extensions.split(',') : [])) {
+    const ext = feed.registerExtension(name, {
+      encoding: 'binary',
+      onmessage (message, peer) {
+        emit({ extension: name, message: message.toString() })
+        ext.send(Buffer.from('echo:' + message.toString()), peer)
+      }
+    })
+  }
   const sockets = []
   const replicate = (socket, initiator) => {
     sockets.push(socket)
