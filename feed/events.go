@@ -36,6 +36,22 @@ type Fetcher interface {
 	Want(f *Feed, index uint64)
 }
 
+// Prefetch asks the Fetcher for block i if it is not stored, and returns
+// without waiting: readahead, so that a later Get finds it here. It
+// reports whether it asked (false without a Fetcher, for a block stored
+// already, or past the length of a writable feed).
+func (f *Feed) Prefetch(i uint64) bool {
+	f.mu.RLock()
+	fe := f.mu.fetcher
+	skip := fe == nil || f.mu.closed || (i < f.mu.length && f.mu.bits.HasBlock(i)) || (f.secretKey != nil && i >= f.mu.length)
+	f.mu.RUnlock()
+	if skip {
+		return false
+	}
+	fe.Want(f, i)
+	return true
+}
+
 // SetFetcher installs (or, with nil, removes) the replicator Get asks.
 func (f *Feed) SetFetcher(fe Fetcher) {
 	f.mu.Lock()

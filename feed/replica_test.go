@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -182,6 +183,43 @@ func TestGetWaitsForFetch(t *testing.T) {
 	defer cancel2()
 	if _, err := r.Get(short, 0); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Get with an unanswered fetch = %v", err)
+	}
+}
+
+// Prefetch asks the Fetcher for a missing block and returns at once; it
+// asks nothing for a stored block, without a Fetcher, or past the length
+// of a writable feed (only its writer could add that block).
+func TestPrefetch(t *testing.T) {
+	w, _ := feed.Create(feed.NewMemStorage(), feed.Options{})
+	if err := w.Append([]byte("zero"), []byte("one")); err != nil {
+		t.Fatal(err)
+	}
+	r, _ := feed.CreateReplica(feed.NewMemStorage(), w.Key(), feed.Options{})
+	if err := r.Put(serve(t, w, nil, 0, 0)); err != nil {
+		t.Fatal(err)
+	}
+	var asked []uint64
+	record := fetchFunc(func(_ *feed.Feed, i uint64) { asked = append(asked, i) })
+	for _, c := range []struct {
+		name    string
+		f       *feed.Feed
+		fetcher feed.Fetcher
+		i       uint64
+		want    bool
+	}{
+		{"missing block of a replica", r, record, 1, true},
+		{"past a replica's known length", r, record, 9, true},
+		{"stored block", r, record, 0, false},
+		{"no fetcher", r, nil, 1, false},
+		{"past a writer's length", w, record, 2, false},
+		{"a writer's block", w, record, 1, false},
+	} {
+		c.f.SetFetcher(c.fetcher)
+		asked = nil
+		got := c.f.Prefetch(c.i)
+		if got != c.want || (got && !slices.Equal(asked, []uint64{c.i})) || (!got && asked != nil) {
+			t.Errorf("%s: Prefetch(%d) = %v, asked %v; want %v", c.name, c.i, got, asked, c.want)
+		}
 	}
 }
 

@@ -60,11 +60,11 @@
 // window before the latest READ: the kernel's own readahead sends several
 // READs at once, and go-fuse serves them in any order. Any other READ is
 // a jump: it asks only for the blocks it reads, as it reads them, and the
-// window restarts after it. O_NONBLOCK handles never ask ahead. The ask is feed.Get with a
-// context that has already ended (it asks the Fetcher, then returns at
-// once), so readahead starts no goroutine and holds nothing when the
-// handle closes; the Fetcher interface cannot withdraw an ask, so at most
-// one window per closed handle still downloads. The engine's own
+// window restarts after it. O_NONBLOCK handles never ask ahead. The ask
+// is feed.Prefetch, which asks the Fetcher and returns at once, so
+// readahead starts no goroutine and holds nothing when the handle closes;
+// the Fetcher interface cannot withdraw an ask, so at most one window per
+// closed handle still downloads. The engine's own
 // readahead is separate: it hashes windows of stored blocks ahead of
 // sequential readers.
 //

@@ -1,7 +1,5 @@
 package fusefs
 
-import "context"
-
 // Readahead of remote data. A READ of a block that a sparse replica lacks
 // waits for it (feed.Get asks the Fetcher, and the peer layer fetches it):
 // one network round trip per block if nothing else happens, so cat of a
@@ -17,16 +15,9 @@ const (
 	aheadMin    = 2       // but at least this many blocks
 )
 
-// ended is a context that has ended: feed.Get with it asks the Fetcher
-// for a missing block and returns at once (its wait ends before it
-// starts). The feed.Fetcher interface has no way to withdraw an ask, so
-// what was asked ahead downloads even if the handle closes first: at most
-// one window per handle.
-var ended = func() context.Context {
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	return ctx
-}()
+// What is asked ahead (feed.Prefetch) downloads even if the handle
+// closes first: the Fetcher has no way to withdraw an ask, so a closed
+// handle costs at most one window.
 
 // aheadWindow is how many blocks to keep asked ahead of a reader of a
 // feed of length blocks and byteLength bytes.
@@ -63,8 +54,6 @@ func (m *mfeed) readAhead(c *cursor, i uint64) {
 	c.asked = max(c.asked, to)
 	c.mu.Unlock()
 	for j := from; j < to; j++ {
-		if !m.f.Has(j) {
-			m.f.Get(ended, j)
-		}
+		m.f.Prefetch(j)
 	}
 }
