@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -68,21 +67,7 @@ type result struct {
 // test that forgets --home fails instead of touching the real home.
 func hyperfs(t *testing.T, stdin []byte, args ...string) result {
 	t.Helper()
-	cmd := exec.Command(hyperfsBin, args...)
-	cmd.Env = append(os.Environ(), "HYPERFS_HOME=/nonexistent/hyperfs-test-home", "XDG_DATA_HOME=")
-	cmd.Stdin = bytes.NewReader(stdin)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	var ee *exec.ExitError
-	code := 0
-	switch {
-	case errors.As(err, &ee):
-		code = ee.ExitCode()
-	case err != nil:
-		t.Fatalf("run hyperfs %q: %v", args, err)
-	}
-	return result{out.String(), errb.String(), code}
+	return runIn(t, "", stdin, args...)
 }
 
 // must runs hyperfs and fails the test unless it exits 0.

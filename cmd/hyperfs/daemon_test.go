@@ -18,8 +18,8 @@ import (
 	"time"
 )
 
-// runIn runs hyperfs in dir (relative paths are dir's) and returns what
-// it printed and its exit code.
+// runIn runs hyperfs in dir (relative paths are dir's; "" is the test's
+// own) and returns what it printed and its exit code.
 func runIn(t *testing.T, dir string, stdin []byte, args ...string) result {
 	t.Helper()
 	cmd := exec.Command(hyperfsBin, args...)
