@@ -55,6 +55,14 @@ var viaOwner = map[string]bool{
 // which the owner opens it, replicates it and shows it in the mount.
 var registers = map[string]bool{"create": true, "import": true, "follow": true, "clone": true, "cat": true}
 
+// interruptGrace is how long an interrupted client waits for the owner to
+// end its command before it exits anyway; shutdownGrace how long a
+// stopping owner waits for its clients' commands.
+const (
+	interruptGrace = 2 * time.Second
+	shutdownGrace  = 5 * time.Second
+)
+
 // maxRequest bounds a request: arguments and a working directory.
 const maxRequest = 1 << 20
 
@@ -165,12 +173,25 @@ func (s *ownerServer) accept() {
 	}
 }
 
-// close stops accepting, cancels the commands running and waits for them.
+// close stops accepting, cancels the commands running and waits for
+// them, up to shutdownGrace: a command blocked on its client's terminal or
+// on a pipe nobody reads cannot see the cancellation, and must not keep a
+// serve or mount from exiting. Such a command is left behind and ends
+// with the process; the feeds it holds answer ErrClosed from then on.
 func (s *ownerServer) close() {
 	s.stop()
 	s.ln.Close()
 	os.Remove(s.path)
-	s.wg.Wait()
+	done := make(chan struct{})
+	go func() {
+		s.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(shutdownGrace):
+		newLogger(s.o.c).Warn("leaving commands that are blocked on their clients' input or output", "after", shutdownGrace)
+	}
 }
 
 // handle runs one client's command on its descriptors.
@@ -340,9 +361,21 @@ func (c *cli) forward(conn *net.UnixConn, args []string) int {
 	var st ownerStatus
 	select {
 	case st = <-status:
-	case <-sigs:
+	case sig := <-sigs:
 		conn.CloseWrite() // the owner cancels the command
-		st = <-status
+		// A command that waits on a context ends at once; one stuck
+		// reading this terminal cannot notice. Do not hold the user:
+		// give up after a moment or at a second signal, with the status
+		// of a process killed by the signal. conn's close ends the reader.
+		t := time.NewTimer(interruptGrace)
+		defer t.Stop()
+		select {
+		case st = <-status:
+		case <-sigs:
+			return 128 + int(sig.(syscall.Signal))
+		case <-t.C:
+			return 128 + int(sig.(syscall.Signal))
+		}
 	}
 	switch {
 	case st.Code < 0:
