@@ -245,3 +245,35 @@ func (emptyIndex) Block(uint64) (uint64, uint64, bool, error) {
 func (emptyIndex) BlockAt(uint64) (uint64, uint64, uint64, bool, error) {
 	return 0, 0, 0, false, nil
 }
+
+// BenchmarkNode reads random tree nodes of the 1 000 000-block fixture:
+// from the index's node table, and from the feed's tree file (what proofs
+// read today), to decide whether proofs should consult the index.
+func BenchmarkNode(b *testing.B) {
+	f, db := openBoth(b, true)
+	defer closeBoth(f, db)
+	fi, _ := db.Feed(f.Key())
+	rng := rand.New(rand.NewPCG(4, 4))
+	nodes := make([]uint64, 1<<16)
+	for i := range nodes {
+		nodes[i] = 2 * rng.Uint64N(benchBlocks) // leaves: every one is stored
+	}
+	b.Run("index", func(b *testing.B) {
+		n := 0
+		for b.Loop() {
+			if _, ok, err := fi.Node(nodes[n%len(nodes)]); !ok || err != nil {
+				b.Fatalf("node %d: %v %v", nodes[n%len(nodes)], ok, err)
+			}
+			n++
+		}
+	})
+	b.Run("tree", func(b *testing.B) {
+		n := 0
+		for b.Loop() {
+			if _, err := f.Node(nodes[n%len(nodes)]); err != nil {
+				b.Fatal(err)
+			}
+			n++
+		}
+	})
+}
