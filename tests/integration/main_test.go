@@ -42,8 +42,8 @@ func testMain(m *testing.M) int {
 }
 
 // requireFUSE skips the test when FUSE is unusable here, and fails it
-// instead when HYPERFS_REQUIRE_FUSE=1. It and requireNode are the only
-// skips in this package.
+// instead when HYPERFS_REQUIRE_FUSE=1. It, jsharness.Require (node) and
+// TestMountAsUser's when not root are the only skips in this package.
 func requireFUSE(t testing.TB) {
 	t.Helper()
 	var reason string

@@ -2,102 +2,31 @@ package interop_test
 
 import (
 	"bytes"
-	"context"
 	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
-	"fmt"
 	"hash"
 	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
-	"time"
+
+	"github.com/hyperfs/hyperfs/internal/jsharness"
 
 	"github.com/hyperfs/hyperfs/feed"
 )
 
 // scriptTimeout bounds one node script run.
-const scriptTimeout = 90 * time.Second
+const scriptTimeout = jsharness.Timeout
 
-// requireNode returns the node binary and the absolute js/ directory, or
-// skips the test (fails it when HYPERFS_REQUIRE_NODE=1) when node or the
-// installed node_modules is missing.
-func requireNode(t *testing.T) (node, jsDir string) {
-	t.Helper()
-	var reason string
-	node, err := exec.LookPath("node")
-	if err != nil {
-		reason = fmt.Sprintf("node not found: %v", err)
-	}
-	jsDir, aerr := filepath.Abs("js")
-	if aerr != nil {
-		t.Fatalf("js dir: %v", aerr)
-	}
-	if reason == "" {
-		if st, err := os.Stat(filepath.Join(jsDir, "node_modules")); err != nil || !st.IsDir() {
-			reason = fmt.Sprintf("%s/node_modules missing (run npm ci there): %v", jsDir, err)
-		}
-	}
-	if reason != "" {
-		if os.Getenv("HYPERFS_REQUIRE_NODE") == "1" {
-			t.Fatalf("HYPERFS_REQUIRE_NODE=1 but %s", reason)
-		}
-		t.Skipf("skipping JS interop: %s", reason)
-	}
-	return node, jsDir
-}
+// jsEnv runs the pinned JS scripts (package jsharness).
+type jsEnv struct{ jsharness.Env }
 
-// jsEnv is what a test needs to run the scripts.
-type jsEnv struct {
-	node, dir string
-}
-
-func newJS(t *testing.T) jsEnv {
-	t.Helper()
-	node, dir := requireNode(t)
-	return jsEnv{node: node, dir: dir}
-}
-
-// exec runs script with args and returns stdout, stderr and the run error.
-func (e jsEnv) exec(t *testing.T, script string, args ...string) (stdout, stderr []byte, err error) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), scriptTimeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, e.node, append([]string{filepath.Join(e.dir, script)}, args...)...)
-	cmd.Dir = e.dir
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	start := time.Now()
-	err = cmd.Run()
-	if ctx.Err() != nil {
-		err = fmt.Errorf("%w (timeout %v: %v)", err, scriptTimeout, ctx.Err())
-	}
-	t.Logf("node %s %s: %v", script, strings.Join(args, " "), time.Since(start).Round(time.Millisecond))
-	return out.Bytes(), errb.Bytes(), err
-}
-
-// run runs script, which must succeed, and decodes its one JSON line into v.
-func (e jsEnv) run(t *testing.T, v any, script string, args ...string) {
-	t.Helper()
-	stdout, stderr, err := e.exec(t, script, args...)
-	if err != nil {
-		t.Fatalf("node %s %s: %v\nstderr:\n%s", script, strings.Join(args, " "), err, stderr)
-	}
-	line := bytes.TrimRight(stdout, "\n")
-	if bytes.Count(line, []byte("\n")) != 0 || len(line) == 0 {
-		t.Fatalf("node %s: want one JSON line on stdout, got %d bytes\nstderr:\n%s", script, len(stdout), stderr)
-	}
-	dec := json.NewDecoder(bytes.NewReader(line))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		t.Fatalf("node %s: decode stdout: %v\nstdout: %.500s\nstderr:\n%s", script, err, line, stderr)
-	}
-}
+// newJS returns the scripts' Env, or skips (fails with
+// HYPERFS_REQUIRE_NODE=1).
+func newJS(t *testing.T) jsEnv { return jsEnv{jsharness.Require(t)} }
 
 // summary is the JSON of write.js and append.js.
 type summary struct {
@@ -287,7 +216,7 @@ func (e jsEnv) checkJSVerify(t *testing.T, dir, key string, want []string, wantB
 	t.Helper()
 	cp := copyDir(t, dir)
 	var v verifyOut
-	e.run(t, &v, "verify.js", "--dir", cp)
+	e.Run(t, &v, "verify.js", "--dir", cp)
 	if v.Key != key {
 		t.Errorf("JS key = %s, want %s", v.Key, key)
 	}

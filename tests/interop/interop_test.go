@@ -35,7 +35,7 @@ func TestJSWritesGoReads(t *testing.T) {
 			dir := t.TempDir()
 			seed := hex.EncodeToString(bytes.Repeat([]byte{byte(0x40 + ci)}, 32))
 			var w summary
-			js.run(t, &w, "write.js", "--dir", dir, "--seed", seed,
+			js.Run(t, &w, "write.js", "--dir", dir, "--seed", seed,
 				"--count", strconv.Itoa(tc.count), "--max-size", strconv.Itoa(tc.maxSize),
 				"--rand-seed", strconv.Itoa(1000+ci), "--max-batch", strconv.Itoa(tc.maxBatch))
 			if w.Length != uint64(tc.count) || len(w.Blocks) != tc.count {
@@ -157,7 +157,7 @@ func TestMixedAppends(t *testing.T) {
 			closeFeed(t, f)
 
 			var a summary
-			js.run(t, &a, "append.js", "--dir", dir, "--count", strconv.Itoa(tc.jsN),
+			js.Run(t, &a, "append.js", "--dir", dir, "--count", strconv.Itoa(tc.jsN),
 				"--rand-seed", strconv.Itoa(500+ci), "--max-size", "3000")
 			if a.Key != key {
 				t.Fatalf("append.js key %s, want %s", a.Key, key)
@@ -222,7 +222,7 @@ func TestLockInterop(t *testing.T) {
 		t.Fatalf("Sync: %v", err)
 	}
 
-	stdout, stderr, err := js.exec(t, "verify.js", "--dir", dir)
+	stdout, stderr, err := js.Exec(t, "verify.js", "--dir", dir)
 	if err == nil {
 		closeFeed(t, f)
 		t.Fatalf("verify.js succeeded while the Go feed is open; stdout: %s", stdout)
@@ -246,7 +246,7 @@ func TestLockInterop(t *testing.T) {
 	js.checkJSVerify(t, dir, key, g.hashes, g.bytes, g.dataSha256(), true)
 	// verify.js on the original dir (not a copy) also succeeds now.
 	var v verifyOut
-	js.run(t, &v, "verify.js", "--dir", dir)
+	js.Run(t, &v, "verify.js", "--dir", dir)
 	if v.Length != 5 || !v.SignatureVerified {
 		t.Errorf("verify.js after Close: length %d, signatureVerified %v", v.Length, v.SignatureVerified)
 	}

@@ -1,12 +1,10 @@
 package interop_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -22,99 +20,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hyperfs/hyperfs/internal/jsharness"
+
 	"github.com/hyperfs/hyperfs/feed"
 	"github.com/hyperfs/hyperfs/peer"
 )
-
-// jsPeer is a running peer.js: its stdout lines are decoded as they come.
-type jsPeer struct {
-	t      *testing.T
-	cmd    *exec.Cmd
-	stdin  io.WriteCloser
-	lines  chan map[string]any
-	stderr *bytes.Buffer
-	exited chan error
-}
-
-func (e jsEnv) start(t *testing.T, args ...string) *jsPeer {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 3*scriptTimeout)
-	cmd := exec.CommandContext(ctx, e.node, append([]string{filepath.Join(e.dir, "peer.js")}, args...)...)
-	cmd.Dir = e.dir
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &jsPeer{t: t, cmd: cmd, stdin: stdin, lines: make(chan map[string]any, 1<<16), stderr: &bytes.Buffer{}, exited: make(chan error, 1)}
-	cmd.Stderr = p.stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	read := make(chan struct{})
-	go func() {
-		defer close(read)
-		defer close(p.lines)
-		sc := bufio.NewScanner(stdout)
-		sc.Buffer(nil, 1<<20)
-		for sc.Scan() {
-			var m map[string]any
-			if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
-				m = map[string]any{"unparsed": sc.Text()}
-			}
-			p.lines <- m
-		}
-	}()
-	go func() {
-		<-read
-		p.exited <- cmd.Wait()
-		cancel()
-	}()
-	t.Cleanup(func() {
-		stdin.Close()
-		select {
-		case <-p.exited:
-		case <-time.After(10 * time.Second):
-			cmd.Process.Kill()
-		}
-	})
-	return p
-}
-
-// next waits for the next line that has key.
-func (p *jsPeer) next(key string) map[string]any {
-	p.t.Helper()
-	timeout := time.After(scriptTimeout)
-	for {
-		select {
-		case m, ok := <-p.lines:
-			if !ok {
-				p.t.Fatalf("peer.js exited before printing %q\nstderr:\n%s", key, p.stderr)
-			}
-			if se, ok := m["streamError"]; ok {
-				p.t.Logf("peer.js stream error: %v", se)
-			}
-			if _, ok := m[key]; ok {
-				return m
-			}
-		case <-timeout:
-			p.t.Fatalf("peer.js printed no %q within %v\nstderr:\n%s", key, scriptTimeout, p.stderr)
-		}
-	}
-}
-
-// num reads a JSON number field.
-func num(t *testing.T, m map[string]any, key string) uint64 {
-	t.Helper()
-	v, ok := m[key].(float64)
-	if !ok {
-		t.Fatalf("%q missing or not a number in %v", key, m)
-	}
-	return uint64(v)
-}
 
 func newSwarm(t *testing.T) *peer.Swarm {
 	t.Helper()
@@ -166,7 +76,7 @@ func replicaAt(t *testing.T, dir string, key []byte) *feed.Feed {
 func jsFeed(t *testing.T, js jsEnv, count int, seed byte) (dir string, w summary, key []byte) {
 	t.Helper()
 	dir = t.TempDir()
-	js.run(t, &w, "write.js", "--dir", dir, "--seed", strings.Repeat(fmt.Sprintf("%02x", seed), 32),
+	js.Run(t, &w, "write.js", "--dir", dir, "--seed", strings.Repeat(fmt.Sprintf("%02x", seed), 32),
 		"--count", strconv.Itoa(count), "--max-size", "65536", "--rand-seed", strconv.Itoa(int(seed)), "--max-batch", "64")
 	key, _ = hex.DecodeString(w.Key)
 	return dir, w, key
@@ -176,8 +86,8 @@ func jsFeed(t *testing.T, js jsEnv, count int, seed byte) (dir string, w summary
 func TestJSSeedsGoClones(t *testing.T) {
 	js := newJS(t)
 	dir, w, key := jsFeed(t, js, 20000, 0x61)
-	seeder := js.start(t, "--dir", dir, "--listen", "0", "--live", "--serve")
-	port := num(t, seeder.next("listening"), "listening")
+	seeder := js.Start(t, "peer.js", "--dir", dir, "--listen", "0", "--live", "--serve")
+	port := jsharness.Num(t, seeder.Next("listening"), "listening")
 	addr := net.JoinHostPort("127.0.0.1", strconv.FormatUint(port, 10))
 
 	t.Run("full", func(t *testing.T) {
@@ -253,14 +163,14 @@ func TestGoSeedsJSClones(t *testing.T) {
 
 	t.Run("full", func(t *testing.T) {
 		start := time.Now()
-		c := js.start(t, "--dir", t.TempDir(), "--key", key, "--connect", addr.String(), "--wait-length", strconv.Itoa(len(g.hashes)))
-		res := c.next("audit")
+		c := js.Start(t, "peer.js", "--dir", t.TempDir(), "--key", key, "--connect", addr.String(), "--wait-length", strconv.Itoa(len(g.hashes)))
+		res := c.Next("audit")
 		t.Logf("JS cloned %d blocks in %v", len(g.hashes), time.Since(start))
-		if res["dataSha256"] != g.dataSha256() || num(t, res, "length") != f.Length() {
+		if res["dataSha256"] != g.dataSha256() || jsharness.Num(t, res, "length") != f.Length() {
 			t.Fatalf("JS clone: %v; want sha %s, length %d", res, g.dataSha256(), f.Length())
 		}
 		audit := res["audit"].(map[string]any)
-		if num(t, audit, "invalid") != 0 || num(t, audit, "valid") != f.Length() {
+		if jsharness.Num(t, audit, "invalid") != 0 || jsharness.Num(t, audit, "valid") != f.Length() {
 			t.Fatalf("JS audit %v", audit)
 		}
 	})
@@ -270,19 +180,19 @@ func TestGoSeedsJSClones(t *testing.T) {
 		for _, i := range want {
 			list = append(list, strconv.Itoa(i))
 		}
-		c := js.start(t, "--dir", t.TempDir(), "--key", key, "--connect", addr.String(), "--sparse", "--get", strings.Join(list, ","))
+		c := js.Start(t, "peer.js", "--dir", t.TempDir(), "--key", key, "--connect", addr.String(), "--sparse", "--get", strings.Join(list, ","))
 		for _, i := range want {
-			m := c.next("got")
-			if int(num(t, m, "got")) != i || m["sha256"] != g.hashes[i] {
+			m := c.Next("got")
+			if int(jsharness.Num(t, m, "got")) != i || m["sha256"] != g.hashes[i] {
 				t.Fatalf("JS got %v, want block %d sha %s", m, i, g.hashes[i])
 			}
 		}
-		m := c.next("downloaded")
-		if num(t, m, "downloaded") != uint64(len(want)) {
+		m := c.Next("downloaded")
+		if jsharness.Num(t, m, "downloaded") != uint64(len(want)) {
 			t.Fatalf("JS sparse replica downloaded %v, want %d blocks", m, len(want))
 		}
-		res := c.next("audit")
-		if audit := res["audit"].(map[string]any); num(t, audit, "invalid") != 0 {
+		res := c.Next("audit")
+		if audit := res["audit"].(map[string]any); jsharness.Num(t, audit, "invalid") != 0 {
 			t.Fatalf("JS audit %v", audit)
 		}
 	})
@@ -295,8 +205,8 @@ func TestLiveBothWays(t *testing.T) {
 	const n = 20
 	t.Run("js-writes", func(t *testing.T) {
 		dir, w, key := jsFeed(t, js, 5, 0x63)
-		writer := js.start(t, "--dir", dir, "--listen", "0", "--live", "--append", strconv.Itoa(n), "--serve")
-		port := num(t, writer.next("listening"), "listening")
+		writer := js.Start(t, "peer.js", "--dir", dir, "--listen", "0", "--live", "--append", strconv.Itoa(n), "--serve")
+		port := jsharness.Num(t, writer.Next("listening"), "listening")
 		r := replicaAt(t, t.TempDir(), key)
 		sw := newSwarm(t)
 		if err := sw.Add(r, peer.FeedOptions{Full: true, Live: true}); err != nil {
@@ -309,8 +219,8 @@ func TestLiveBothWays(t *testing.T) {
 		var lat []time.Duration
 		for k := range n {
 			start := time.Now()
-			fmt.Fprintln(writer.stdin, "append")
-			idx := num(t, writer.next("appended"), "appended")
+			fmt.Fprintln(writer.Stdin, "append")
+			idx := jsharness.Num(t, writer.Next("appended"), "appended")
 			if idx != w.Length+uint64(k) {
 				t.Fatalf("JS appended block %d, want %d", idx, w.Length+uint64(k))
 			}
@@ -335,7 +245,7 @@ func TestLiveBothWays(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		reader := js.start(t, "--dir", t.TempDir(), "--key", hex.EncodeToString(f.Key()), "--connect", addr.String(), "--live", "--follow", strconv.Itoa(n))
+		reader := js.Start(t, "peer.js", "--dir", t.TempDir(), "--key", hex.EncodeToString(f.Key()), "--connect", addr.String(), "--live", "--follow", strconv.Itoa(n))
 		var lat []time.Duration
 		for k := range n {
 			b := []byte(fmt.Sprintf("live block %d\n", k))
@@ -343,8 +253,8 @@ func TestLiveBothWays(t *testing.T) {
 			if err := f.Append(b); err != nil {
 				t.Fatal(err)
 			}
-			m := reader.next("block")
-			if int(num(t, m, "block")) != k || m["sha256"] != hexSum(b) {
+			m := reader.Next("block")
+			if int(jsharness.Num(t, m, "block")) != k || m["sha256"] != hexSum(b) {
 				t.Fatalf("JS reader got %v, want block %d", m, k)
 			}
 			lat = append(lat, time.Since(start))
@@ -387,8 +297,8 @@ func TestCatFollowJSWriter(t *testing.T) {
 	js := newJS(t)
 	bin := hyperfsBinary(t)
 	dir, w, _ := jsFeed(t, js, 3, 0x64)
-	writer := js.start(t, "--dir", dir, "--listen", "0", "--live", "--append", "10", "--serve")
-	port := num(t, writer.next("listening"), "listening")
+	writer := js.Start(t, "peer.js", "--dir", dir, "--listen", "0", "--live", "--append", "10", "--serve")
+	port := jsharness.Num(t, writer.Next("listening"), "listening")
 	ctx, cancel := context.WithTimeout(t.Context(), scriptTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, "--home", t.TempDir(), "cat", w.Key,
@@ -421,9 +331,9 @@ func TestCatFollowJSWriter(t *testing.T) {
 	var lat []time.Duration
 	for range 10 {
 		start := time.Now()
-		fmt.Fprintln(writer.stdin, "append")
-		m := writer.next("appended")
-		if b := readN(num(t, m, "size")); hexSum(b) != m["sha256"] {
+		fmt.Fprintln(writer.Stdin, "append")
+		m := writer.Next("appended")
+		if b := readN(jsharness.Num(t, m, "size")); hexSum(b) != m["sha256"] {
 			t.Fatalf("cat --follow printed block %v wrong", m["appended"])
 		}
 		lat = append(lat, time.Since(start))
@@ -459,9 +369,9 @@ func TestExtensionsWithJS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	reader := js.start(t, "--dir", t.TempDir(), "--key", hex.EncodeToString(f.Key()), "--connect", addr.String(),
+	reader := js.Start(t, "peer.js", "--dir", t.TempDir(), "--key", hex.EncodeToString(f.Key()), "--connect", addr.String(),
 		"--live", "--serve", "--extensions", "aa-first,hyperfs-echo")
-	reader.next("serving")
+	reader.Next("serving")
 	// The name reaches us in the JS channel's Options; until then there
 	// is no peer to send to.
 	deadline := time.Now().Add(scriptTimeout)
@@ -474,7 +384,7 @@ func TestExtensionsWithJS(t *testing.T) {
 	if n := sw.SendExtension(f, "zz-ours-only", []byte("nobody")); n != 0 {
 		t.Errorf("sent an extension the JS peer did not register to %d peers", n)
 	}
-	m := reader.next("extension")
+	m := reader.Next("extension")
 	if m["extension"] != "hyperfs-echo" || m["message"] != "hello from go" {
 		t.Fatalf("JS received %v", m)
 	}

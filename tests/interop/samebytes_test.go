@@ -61,7 +61,7 @@ func TestSameBytes(t *testing.T) {
 			sk, seed := seedKey(byte(0x70 + ci))
 			randSeed := 4242 + ci
 			var w summary
-			js.run(t, &w, "write.js", "--dir", jsDir, "--seed", seed,
+			js.Run(t, &w, "write.js", "--dir", jsDir, "--seed", seed,
 				"--count", strconv.Itoa(tc.count), "--max-size", strconv.Itoa(tc.maxSize),
 				"--rand-seed", strconv.Itoa(randSeed), "--max-batch", strconv.Itoa(tc.maxBatch))
 

@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hyperfs/hyperfs/internal/jsharness"
+
 	"github.com/hyperfs/hyperfs/feed"
 	"github.com/hyperfs/hyperfs/index"
 )
@@ -46,14 +48,14 @@ func TestServeAppendReachesJS(t *testing.T) {
 	addr, _ := startServe(t, bin, home)
 
 	const n = 20
-	reader := js.start(t, "--dir", t.TempDir(), "--key", key, "--connect", addr, "--live", "--follow", strconv.Itoa(n))
+	reader := js.Start(t, "peer.js", "--dir", t.TempDir(), "--key", key, "--connect", addr, "--live", "--follow", strconv.Itoa(n))
 	var lat []time.Duration
 	for k := range n {
 		line := fmt.Sprintf("appended through serve %d\n", k)
 		start := time.Now()
 		hyperfs(line, "append", "log", "--lines")
-		m := reader.next("block")
-		if int(num(t, m, "block")) != k || m["sha256"] != hexSum([]byte(line)) {
+		m := reader.Next("block")
+		if int(jsharness.Num(t, m, "block")) != k || m["sha256"] != hexSum([]byte(line)) {
 			t.Fatalf("JS reader got %v, want block %d", m, k)
 		}
 		lat = append(lat, time.Since(start))
@@ -140,7 +142,7 @@ func TestIndexBroughtForwardAfterJSAppends(t *testing.T) {
 	stop()
 
 	var js1 summary
-	js.run(t, &js1, "append.js", "--dir", filepath.Join(home, "feeds", key), "--count", "200", "--rand-seed", "5")
+	js.Run(t, &js1, "append.js", "--dir", filepath.Join(home, "feeds", key), "--count", "200", "--rand-seed", "5")
 	if js1.Length != 550 {
 		t.Fatalf("append.js: length %d, want 550", js1.Length)
 	}
