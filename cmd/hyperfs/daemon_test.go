@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"crypto/sha256"
 	"errors"
 	"fmt"
@@ -15,7 +14,6 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 )
 
 // runIn runs hyperfs in dir (relative paths are dir's; "" is the test's
@@ -186,19 +184,7 @@ func TestOwnerFollowAndInterrupt(t *testing.T) {
 	newFeed(t, home, "log")
 	must(t, []byte("first\n"), "--home", home, "append", "log", "--lines")
 	startServe(t, home)
-	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, hyperfsBin, "--home", home, "cat", "log", "--follow")
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	lines := bufio.NewReader(stdout)
+	cmd, lines, stderr := startFollower(t, "--home", home, "cat", "log", "--follow")
 	for _, want := range []string{"first\n", "second\n", "third\n"} {
 		if want != "first\n" {
 			must(t, []byte(want), "--home", home, "append", "log", "--lines")

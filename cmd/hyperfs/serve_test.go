@@ -102,20 +102,7 @@ func TestCatFollow(t *testing.T) {
 	key := strings.TrimSpace(newFeed(t, src, "log"))
 	must(t, []byte("first\n"), "--home", src, "append", "log", "--lines")
 	d := startServe(t, src)
-	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, hyperfsBin, "--home", dst, "cat", key, "--peer", d.addr, "--follow")
-	cmd.Env = append(os.Environ(), "HYPERFS_HOME=/nonexistent/hyperfs-test-home", "XDG_DATA_HOME=")
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	lines := bufio.NewReader(stdout)
+	cmd, lines, stderr := startFollower(t, "--home", dst, "cat", key, "--peer", d.addr, "--follow")
 	line, err := lines.ReadString('\n')
 	if err != nil || line != "first\n" {
 		t.Fatalf("cat --follow printed %q, %v; stderr:\n%s", line, err, stderr.String())
@@ -125,4 +112,25 @@ func TestCatFollow(t *testing.T) {
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("cat --follow after SIGINT: %v (printed %q); stderr:\n%s", err, rest, stderr.String())
 	}
+}
+
+// startFollower starts a hyperfs command that runs until interrupted
+// (cat --follow) and returns it, its stdout and its stderr. It is killed
+// if the test leaves it running for 30 s.
+func startFollower(t *testing.T, args ...string) (*exec.Cmd, *bufio.Reader, *bytes.Buffer) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	t.Cleanup(cancel)
+	cmd := exec.CommandContext(ctx, hyperfsBin, args...)
+	cmd.Env = append(os.Environ(), "HYPERFS_HOME=/nonexistent/hyperfs-test-home", "XDG_DATA_HOME=")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stderr := &bytes.Buffer{}
+	cmd.Stderr = stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return cmd, bufio.NewReader(stdout), stderr
 }
