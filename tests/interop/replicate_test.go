@@ -40,9 +40,15 @@ func newSwarm(t *testing.T) *peer.Swarm {
 func waitBlocks(t *testing.T, f *feed.Feed, n uint64) {
 	t.Helper()
 	deadline := time.After(scriptTimeout)
-	for f.Length() < n || f.Downloaded(0, n) < n {
+	for {
+		// Take the channel before looking, or a change between the look
+		// and the wait is never seen.
+		changed := f.Changed()
+		if f.Length() >= n && f.Downloaded(0, n) >= n {
+			return
+		}
 		select {
-		case <-f.Changed():
+		case <-changed:
 		case <-deadline:
 			t.Fatalf("have %d of %d blocks (length %d) after %v", f.Downloaded(0, n), n, f.Length(), scriptTimeout)
 		}
