@@ -426,10 +426,27 @@ func (f *Feed) Node(n uint64) (tree.Node, error) {
 	return f.readNode(n)
 }
 
+// readNode returns stored node n from the index's node cache, else from
+// the tree file (and offers it to the cache). Callers check HasNode first
+// where a missing node is not corruption.
 func (f *Feed) readNode(n uint64) (tree.Node, error) {
 	if n >= tree.MaxIndex {
 		return tree.Node{}, fmt.Errorf("%w: node %d", ErrOutOfRange, n)
 	}
+	idx := f.index()
+	if idx != nil {
+		if node, ok := idx.Node(n); ok {
+			return node, nil
+		}
+	}
+	node, err := f.readTreeNode(n)
+	if err == nil && idx != nil {
+		idx.CacheNode(node)
+	}
+	return node, err
+}
+
+func (f *Feed) readTreeNode(n uint64) (tree.Node, error) {
 	var b [nodeSize]byte
 	if _, err := readFull(f.treeF, b[:], nodeOffset(n)); err != nil {
 		if errors.Is(err, io.ErrUnexpectedEOF) {

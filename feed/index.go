@@ -5,8 +5,8 @@ import (
 	"github.com/hyperfs/hyperfs/tree"
 )
 
-// Index is an external, persistent cache of a feed's block offsets and
-// tree nodes (package index implements it over Pebble). With one, Open
+// Index is an external cache of a feed's block offsets (persistent) and
+// tree nodes (in memory) (package index implements it over Pebble). With one, Open
 // reads no more of the tree file than the roots, however long the feed,
 // and offsets and seeks are index lookups instead of in-memory tables that
 // grow with the feed.
@@ -29,6 +29,9 @@ type Index interface {
 	Block(i uint64) (start, end uint64, ok bool, err error)
 	// BlockAt returns the known non-empty block holding byte off.
 	BlockAt(off uint64) (i, start, end uint64, ok bool, err error)
-	// Node returns a cached tree node; ok is false when unknown.
-	Node(n uint64) (node tree.Node, ok bool, err error)
+	// Node returns a tree node from memory; ok is false when it is not
+	// there, and the feed reads its tree file.
+	Node(n uint64) (node tree.Node, ok bool)
+	// CacheNode offers a node the feed read from its tree file.
+	CacheNode(node tree.Node)
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/hyperfs/hyperfs/feed"
 	"github.com/hyperfs/hyperfs/index"
+	"github.com/hyperfs/hyperfs/tree"
 )
 
 const benchBlocks = 1_000_000
@@ -247,33 +248,57 @@ func (emptyIndex) BlockAt(uint64) (uint64, uint64, uint64, bool, error) {
 }
 
 // BenchmarkNode reads random tree nodes of the 1 000 000-block fixture:
-// from the index's node table, and from the feed's tree file (what proofs
-// read today), to decide whether proofs should consult the index.
+// through a feed opened with the index (its node cache, warmed by the
+// first pass over the nodes), and from the tree file alone. Leaves stand
+// for the reads a first read of a block verifies against.
 func BenchmarkNode(b *testing.B) {
-	f, db := openBoth(b, true)
-	defer closeBoth(f, db)
-	fi, _ := db.Feed(f.Key())
 	rng := rand.New(rand.NewPCG(4, 4))
-	nodes := make([]uint64, 1<<16)
+	nodes := make([]uint64, 1<<16) // 64k of the default cache's ~150k
 	for i := range nodes {
 		nodes[i] = 2 * rng.Uint64N(benchBlocks) // leaves: every one is stored
 	}
-	b.Run("index", func(b *testing.B) {
-		n := 0
-		for b.Loop() {
-			if _, ok, err := fi.Node(nodes[n%len(nodes)]); !ok || err != nil {
-				b.Fatalf("node %d: %v %v", nodes[n%len(nodes)], ok, err)
-			}
-			n++
+	for _, c := range []struct {
+		name  string
+		index bool
+	}{{"cache", true}, {"tree", false}} {
+		f, db := openBoth(b, c.index)
+		b.Run(c.name, func(b *testing.B) { readNodes(b, f, nodes) })
+		closeBoth(f, db)
+	}
+}
+
+func readNodes(b *testing.B, f *feed.Feed, nodes []uint64) {
+	for _, n := range nodes { // warm
+		if _, err := f.Node(n); err != nil {
+			b.Fatal(err)
 		}
-	})
-	b.Run("tree", func(b *testing.B) {
-		n := 0
-		for b.Loop() {
-			if _, err := f.Node(nodes[n%len(nodes)]); err != nil {
-				b.Fatal(err)
-			}
-			n++
+	}
+	n := 0
+	for b.Loop() {
+		if _, err := f.Node(nodes[n%len(nodes)]); err != nil {
+			b.Fatal(err)
 		}
-	})
+		n++
+	}
+}
+
+// BenchmarkProof builds the proof of a random block for a peer that holds
+// nothing (about 2 log2(n) nodes, upper ones shared by every proof), with
+// the index's node cache and from the tree file alone.
+func BenchmarkProof(b *testing.B) {
+	for _, c := range []struct {
+		name  string
+		index bool
+	}{{"cache", true}, {"tree", false}} {
+		f, db := openBoth(b, c.index)
+		b.Run(c.name, func(b *testing.B) {
+			rng := rand.New(rand.NewPCG(5, 5))
+			for b.Loop() {
+				if _, err := f.Proof(rng.Uint64N(benchBlocks), true, 0, &tree.NodeMarks{}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		closeBoth(f, db)
+	}
 }

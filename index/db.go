@@ -16,6 +16,11 @@ import (
 // enough for the hot offsets and nodes of many feeds, small beside a mount.
 const DefaultCacheSize = 64 << 20
 
+// DefaultNodeCacheSize bounds the in-memory tree nodes of an index when
+// Options leave it 0: about 150 000 nodes, the upper levels of many feeds
+// and the recent leaves.
+const DefaultNodeCacheSize = 16 << 20
+
 // DefaultOffsetCacheSize bounds the offset pages of an index when Options
 // leave it 0: the offsets of about 1.6 million blocks.
 const DefaultOffsetCacheSize = 32 << 20
@@ -27,7 +32,9 @@ const (
 	tagState  = 's'
 	tagBlock  = 'b'
 	tagOffset = 'o'
-	tagNode   = 't'
+	// tagNode was a table of tree nodes, now kept in memory instead
+	// (nodecache.go); Open deletes what earlier versions left of it.
+	tagNode = 't'
 )
 
 // ErrReadOnly reports an index that was opened read-only, or that fell
@@ -42,6 +49,10 @@ type Options struct {
 	// in front of Pebble (offsetcache.go), in bytes, for all feeds
 	// together; 0 means DefaultOffsetCacheSize.
 	OffsetCacheSize int64
+	// NodeCacheSize bounds the tree nodes kept in memory in front of the
+	// feeds' tree files (nodecache.go), in bytes, for all feeds together;
+	// 0 means DefaultNodeCacheSize.
+	NodeCacheSize int64
 	// FS replaces the OS file system (tests use vfs.NewCrashableMem).
 	FS vfs.FS
 	// ReadOnly opens without writing anything.
@@ -56,6 +67,7 @@ type DB struct {
 	log      *slog.Logger
 	readOnly bool
 	offsets  *offsetCache
+	nodes    *nodeCache
 	// registryMu makes the check and the commit of a registry write one step,
 	// so that two writers cannot both take a name. One process holds a given
 	// index (Pebble locks its directory), so a process-wide mutex is enough;
@@ -85,11 +97,42 @@ func Open(dir string, opts Options) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open index %s: %w", dir, err)
 	}
+	if !opts.ReadOnly {
+		if err := dropNodeTable(db); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("open index %s: %w", dir, err)
+		}
+	}
 	osize := opts.OffsetCacheSize
 	if osize <= 0 {
 		osize = DefaultOffsetCacheSize
 	}
-	return &DB{db: db, log: log, readOnly: opts.ReadOnly, offsets: newOffsetCache(osize)}, nil
+	nsize := opts.NodeCacheSize
+	if nsize <= 0 {
+		nsize = DefaultNodeCacheSize
+	}
+	return &DB{db: db, log: log, readOnly: opts.ReadOnly, offsets: newOffsetCache(osize), nodes: newNodeCache(nsize)}, nil
+}
+
+// dropNodeTable deletes the node table of earlier versions, if any is
+// left: one range deletion, once.
+func dropNodeTable(db *pebble.DB) error {
+	lo, hi := []byte{tagNode}, []byte{tagNode + 1}
+	it, err := db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
+	if err != nil {
+		return fmt.Errorf("drop node table: %w", err)
+	}
+	found := it.First()
+	if err := it.Close(); err != nil {
+		return fmt.Errorf("drop node table: %w", err)
+	}
+	if !found {
+		return nil
+	}
+	if err := db.DeleteRange(lo, hi, pebble.NoSync); err != nil {
+		return fmt.Errorf("drop node table: %w", err)
+	}
+	return nil
 }
 
 // Compact compacts the whole database now, so that no background

@@ -1,15 +1,15 @@
 // Package index is the Pebble database of a home (HOME/index/) that spares
 // hyperfs from walking merkle trees on disk and scanning directories: the
-// feed registry, and per feed the byte offsets of its blocks and a cache of
-// its tree nodes.
+// feed registry, and per feed the byte offsets of its blocks; plus, in
+// memory, a cache of the feeds' tree nodes.
 //
 // # Everything here is derived
 //
 // The hypercore 9 files of each feed stay the source of truth. Deleting
 // HOME/index loses nothing: the registry is rebuilt from the feed
 // directories (names are also kept in each feed directory, HOME/feeds/KEY/hyperfs.json),
-// and a feed's offsets and nodes are rebuilt from its tree file the next
-// time it is opened. Each feed's entries carry the length and root hash
+// and a feed's offsets are rebuilt from its tree file the next time it is
+// opened. Each feed's entries carry the length and root hash
 // they were built for; an index that disagrees with the feed on open (a
 // crash between the feed's commit and the index's, or JavaScript hypercore
 // having appended behind our back) is dropped and rebuilt, never trusted.
@@ -27,7 +27,10 @@
 //	's' key                       -> state: length, byte length, root hash
 //	'b' key block                 -> start, end (2 x uint64)  offsets by block
 //	'o' key end block             -> start (uint64)           blocks by end offset
-//	't' key node                  -> hash (32), size (uint64) tree nodes
+//
+// ('t' held tree nodes in earlier versions; Open deletes it. Nodes are
+// cached in memory instead, see nodecache.go: a Pebble Get cost more than
+// the pread of the tree file it would have saved.)
 //
 // The 'o' table orders the known blocks of a feed by end offset, block
 // index breaking ties between empty blocks, so the block holding byte x is
@@ -40,6 +43,10 @@
 // following blocks) cost binary searches in memory. Its size is bounded
 // for the whole DB (Options.OffsetCacheSize), whatever the feeds' lengths;
 // Update and Reset drop the pages they change.
+//
+// Tree nodes (for proofs, and for checking a block's hash on its first
+// read) sit in the node cache, filled by Update and by the feed after a
+// tree-file read, bounded by Options.NodeCacheSize for the whole DB.
 //
 // # Concurrency
 //

@@ -17,12 +17,14 @@ type FeedIndex struct {
 	db    *DB
 	key   [32]byte
 	pages *feedPages // in db.offsets
+	nodes *nodeFeed  // in db.nodes
 }
 
 // Update is one append batch, verified download or rebuild step of a
 // feed, applied as one batch.
 type Update struct {
-	Blocks   []BlockSpan
+	Blocks []BlockSpan
+	// Nodes go to the node cache (memory) once the batch is committed.
 	Nodes    []tree.Node
 	Length   uint64   // the feed's length after this update
 	RootHash [32]byte // tree.TreeHash of the roots of Length
@@ -44,6 +46,7 @@ func (d *DB) Feed(key []byte) (*FeedIndex, error) {
 	fi := &FeedIndex{db: d}
 	copy(fi.key[:], key)
 	fi.pages = d.offsets.pagesOf(fi.key)
+	fi.nodes = d.nodes.newFeed()
 	return fi, nil
 }
 
@@ -79,7 +82,7 @@ func (fi *FeedIndex) Reset() error {
 	}
 	b := fi.db.db.NewBatch()
 	defer b.Close()
-	for _, tag := range []byte{tagState, tagBlock, tagOffset, tagNode} {
+	for _, tag := range []byte{tagState, tagBlock, tagOffset} {
 		p := fi.prefix(tag)
 		if err := b.DeleteRange(p, prefixEnd(p), nil); err != nil {
 			return fmt.Errorf("reset index %x: %w", fi.key[:8], err)
@@ -89,6 +92,7 @@ func (fi *FeedIndex) Reset() error {
 		return fmt.Errorf("reset index %x: %w", fi.key[:8], err)
 	}
 	fi.db.offsets.changed(fi.key, nil) // after the commit: see offsetcache.go
+	fi.db.nodes.reset(fi.nodes)
 	return nil
 }
 
@@ -99,8 +103,8 @@ func (fi *FeedIndex) Update(u Update) error {
 	}
 	b := fi.db.db.NewBatch()
 	defer b.Close()
-	bp, op, tp := fi.prefix(tagBlock), fi.prefix(tagOffset), fi.prefix(tagNode)
-	var val [40]byte
+	bp, op := fi.prefix(tagBlock), fi.prefix(tagOffset)
+	var val [16]byte
 	for _, s := range u.Blocks {
 		binary.BigEndian.PutUint64(val[:], s.Start)
 		binary.BigEndian.PutUint64(val[8:], s.End)
@@ -110,13 +114,6 @@ func (fi *FeedIndex) Update(u Update) error {
 		k := append(append(op[:len(op):len(op)], u64(s.End)...), u64(s.Index)...)
 		if err := b.Set(k, val[:8], nil); err != nil {
 			return fmt.Errorf("index block %d: %w", s.Index, err)
-		}
-	}
-	for _, n := range u.Nodes {
-		copy(val[:32], n.Hash[:])
-		binary.BigEndian.PutUint64(val[32:], n.Size)
-		if err := b.Set(append(tp[:len(tp):len(tp)], u64(n.Index)...), val[:40], nil); err != nil {
-			return fmt.Errorf("index node %d: %w", n.Index, err)
 		}
 	}
 	if !u.Partial {
@@ -133,6 +130,7 @@ func (fi *FeedIndex) Update(u Update) error {
 	if len(u.Blocks) > 0 {
 		fi.db.offsets.changed(fi.key, u.Blocks)
 	}
+	fi.db.nodes.put(fi.nodes, u.Nodes...)
 	return nil
 }
 
@@ -218,20 +216,12 @@ func (fi *FeedIndex) seek(off uint64) (i, start, end uint64, ok bool, err error)
 	return i, start, end, true, nil
 }
 
-// Node implements feed.Index.
-func (fi *FeedIndex) Node(n uint64) (tree.Node, bool, error) {
-	v, closer, err := fi.db.db.Get(append(fi.prefix(tagNode), u64(n)...))
-	if errors.Is(err, pebble.ErrNotFound) {
-		return tree.Node{}, false, nil
-	}
-	if err != nil {
-		return tree.Node{}, false, fmt.Errorf("index node %d: %w", n, err)
-	}
-	defer closer.Close()
-	if len(v) != 40 {
-		return tree.Node{}, false, nil
-	}
-	node := tree.Node{Index: n, Size: binary.BigEndian.Uint64(v[32:])}
-	copy(node.Hash[:], v)
-	return node, true, nil
+// Node implements feed.Index from the node cache.
+func (fi *FeedIndex) Node(n uint64) (tree.Node, bool) {
+	return fi.db.nodes.get(fi.nodes, n)
+}
+
+// CacheNode implements feed.Index: node was read from the feed's tree file.
+func (fi *FeedIndex) CacheNode(node tree.Node) {
+	fi.db.nodes.put(fi.nodes, node)
 }

@@ -66,7 +66,12 @@ func readAll(t *testing.T, f *feed.Feed, sizes []int, rng *rand.Rand) {
 
 func openIndex(t testing.TB, fs vfs.FS) *index.DB {
 	t.Helper()
-	db, err := index.Open("index", index.Options{FS: fs})
+	return openIndexWith(t, index.Options{FS: fs})
+}
+
+func openIndexWith(t testing.TB, opts index.Options) *index.DB {
+	t.Helper()
+	db, err := index.Open("index", opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,13 +144,56 @@ func checkAgainst(t *testing.T, f *feed.Feed, fi *index.FeedIndex, sizes []int, 
 			t.Fatalf("BlockAt(%d) = %d [%d, %d) %v %v; want %d", off, bi, bs, be, ok, err, wi)
 		}
 	}
+	checkNodes(t, f, fi)
+}
+
+// checkNodes recomputes every stored tree node of f from its blocks and
+// children, and compares it with what the feed reads (node cache first)
+// and with what the node cache holds.
+func checkNodes(t *testing.T, f *feed.Feed, fi *index.FeedIndex) {
+	t.Helper()
+	for n := range 2 * f.Length() {
+		if !f.HasNode(n) {
+			continue
+		}
+		got, err := f.Node(n)
+		if err != nil {
+			t.Fatalf("node %d: %v", n, err)
+		}
+		var want tree.Node
+		if n%2 == 0 {
+			b, err := f.GetLocal(n / 2)
+			if err != nil {
+				t.Fatalf("block %d: %v", n/2, err)
+			}
+			want = tree.Leaf(n/2, b)
+		} else {
+			l, err1 := f.Node(tree.LeftChild(n))
+			r, err2 := f.Node(tree.RightChild(n))
+			if err1 != nil || err2 != nil {
+				t.Fatalf("children of node %d: %v, %v", n, err1, err2)
+			}
+			want = tree.ParentOf(l, r)
+		}
+		if got != want {
+			t.Fatalf("node %d = %x/%d, recomputed %x/%d", n, got.Hash[:4], got.Size, want.Hash[:4], want.Size)
+		}
+		if c, ok := fi.Node(n); ok && c != want {
+			t.Fatalf("node cache %d = %x/%d, recomputed %x/%d", n, c.Hash[:4], c.Size, want.Hash[:4], want.Size)
+		}
+	}
 }
 
 // Seeks and block ranges from the index equal the sizes appended, for
 // feeds filled through the index and for the same feed re-indexed from its
-// tree file after the index was deleted.
+// tree file after the index was deleted. Odd seeds run with a node cache
+// of a few dozen nodes, so that nodes are evicted and read again.
 func TestIndexAgreesWithFeed(t *testing.T) {
 	for seed := range uint64(4) {
+		opts := index.Options{}
+		if seed%2 == 1 {
+			opts.NodeCacheSize = 40 * 112
+		}
 		rng := rand.New(rand.NewPCG(seed, 7))
 		mem := feed.NewMemStorage()
 		w, err := feed.Create(mem, feed.Options{})
@@ -156,8 +204,8 @@ func TestIndexAgreesWithFeed(t *testing.T) {
 		if err := w.Close(); err != nil {
 			t.Fatal(err)
 		}
-		fs := vfs.NewMem()
-		db := openIndex(t, fs)
+		opts.FS = vfs.NewMem()
+		db := openIndexWith(t, opts)
 		f, fi := withIndex(t, mem, db, key)
 		sizes := randomFeed(t, f, rng, 500+rng.IntN(3000))
 		checkAgainst(t, f, fi, sizes, rng)
@@ -167,14 +215,15 @@ func TestIndexAgreesWithFeed(t *testing.T) {
 		db.Close()
 
 		// Reopened with its index: nothing in memory per block.
-		db = openIndex(t, fs)
+		db = openIndexWith(t, opts)
 		f, _ = withIndex(t, mem, db, key)
 		readAll(t, f, sizes, rng)
 		f.Close()
 		db.Close()
 
 		// A new, empty index: rebuilt on open from the tree file.
-		db = openIndex(t, vfs.NewMem())
+		opts.FS = vfs.NewMem()
+		db = openIndexWith(t, opts)
 		f, fi = withIndex(t, mem, db, key)
 		checkAgainst(t, f, fi, sizes, rng)
 		f.Close()
@@ -221,6 +270,10 @@ func TestStaleIndex(t *testing.T) {
 	if f.Length() != uint64(len(sizes)) {
 		t.Fatalf("crashed feed length %d, want %d", f.Length(), len(sizes))
 	}
+	checkAgainst(t, f, fi, sizes, rng)
+	// Other blocks where the lost ones were: no node of the lost
+	// appends may come back from the node cache.
+	sizes = append(sizes, randomFeed(t, f, rng, 300)...)
 	checkAgainst(t, f, fi, sizes, rng)
 }
 
