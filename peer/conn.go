@@ -50,9 +50,10 @@ func (h handshakeCaps) RemoteCapability(key []byte) [32]byte {
 // called run; run starts the receiver (recv.go) and the writer and waits
 // for both before returning.
 type conn struct {
-	sw   *Swarm
-	nc   net.Conn
-	addr string
+	sw     *Swarm
+	nc     net.Conn
+	addr   string
+	remote Remote // set after the handshake, then read-only
 
 	// mu guards s and out; never held across network I/O.
 	mu sync.Mutex
@@ -98,7 +99,13 @@ func (c *conn) run(initiator bool) error {
 		return fmt.Errorf("peer %s: %w", c.addr, err)
 	}
 	sec := handshake.NewConn(c.nc, res, rest)
-	c.s = NewSession(SessionConfig{Caps: handshakeCaps{res}, MaxInflight: c.sw.cfg.MaxInflight, Logger: c.sw.log})
+	c.remote = Remote{Addr: c.addr, PublicKey: res.RemoteStatic}
+	c.s = NewSession(SessionConfig{
+		Caps:             handshakeCaps{res},
+		MaxInflight:      c.sw.cfg.MaxInflight,
+		StreamExtensions: c.sw.cfg.StreamExtensions,
+		Logger:           c.sw.log,
+	})
 	if !c.sw.attach(c) {
 		return ErrClosed
 	}

@@ -49,15 +49,38 @@
 // requests for blocks we lack are never answered.
 //
 // Extensions and acks (spec 4.8.8, 4.9). A feed's registered extension
-// names (FeedOptions.Extensions) go out, sorted, in an Options right after
-// its Open; an extension's id is its position in the sender's list. The
-// remote's last Options gives its names; an Extension frame whose id names,
-// in that list, one of ours is queued for the connection layer
+// names (FeedOptions.Extensions) go out, sorted, in an Options once both
+// Opens exist (a JS peer drops Options on a channel whose feed it has not
+// opened yet); an extension's id is its position in the sender's list.
+// The remote's last Options gives its names; an Extension frame whose id
+// names, in that list, one of ours is queued for the connection layer
 // (TakeExtensions), which calls FeedOptions.OnExtension outside its lock;
-// anything else is dropped, and at most 1024 messages wait. SendExtension
-// sends only names the remote announced. A remote whose Options asks for
-// acks gets Have{index, 1, ack} for each Data we store; acks we receive
-// (we never ask) are ignored.
+// anything else is dropped. SendExtension sends only names the remote
+// announced.
+//
+// Stream extensions (Config.StreamExtensions, JS's
+// protocol.registerExtension) are the same on channel 0, which names the
+// connection: our sorted names go out in an Options on channel 0 as the
+// session starts, and Options and Extension frames on channel 0 set the
+// remote's names and carry its messages, unless the remote opened a feed
+// on channel 0 (JS never does; it would then be that feed's, as in JS).
+// They are queued with the feed messages (a nil Feed) and reach
+// Config.OnStreamExtension with the sending peer. SendStreamExtension
+// does not wait for the remote's names: JS announces its stream names
+// only with its first stream message, so a remote that has not sent
+// any may still have registered ours; one that has not drops it. The
+// queue holds at most 1024 messages and 16 MiB of payload; a payload
+// that would not fit a frame is not sent.
+//
+// A remote whose Options asks for acks gets Have{index, 1, ack} for each
+// Data we store. A feed with FeedOptions.Ack asks every remote for them;
+// each Data we send with a block is then logged (the last 2^14 per
+// channel, so a remote that never acks costs bounded memory), and a
+// Have{ack}, without bitfield, for a logged block settles it and is
+// queued (TakeAcks, at most 4096) for FeedOptions.OnAck with the peer:
+// "peer p stores block i", each Data sent counted at most once. Acks for
+// blocks we never sent or sent and saw acknowledged, and acks we did not
+// ask for, are dropped (JS would take the latter as availability).
 //
 // # The shell
 //

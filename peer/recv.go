@@ -217,9 +217,9 @@ func (c *conn) apply(batch []inFrame) error {
 		unknown := c.s.Unknown()
 		changed := c.s.Version() != v
 		wake := c.s.Pending() > 0
-		exts := c.s.TakeExtensions()
+		exts, acks := c.s.TakeExtensions(), c.s.TakeAcks()
 		c.mu.Unlock()
-		c.sw.deliver(exts)
+		c.sw.deliver(c.remote, exts, acks)
 		if err != nil {
 			return err
 		}

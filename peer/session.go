@@ -3,6 +3,7 @@ package peer
 import (
 	"bytes"
 	"crypto/subtle"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -30,9 +31,17 @@ const (
 	maxHaveBytes    = wantWindow / 8
 	maxChannels     = 1 << 16 // channels a remote may open on one connection
 	maxPendingOpens = 1 << 10 // remote Opens for feeds we have not opened
-	// maxExtensionQueue bounds extension messages received and not yet
-	// taken by the connection layer.
-	maxExtensionQueue = 1 << 10
+	// maxExtensionQueue and maxExtensionQueueBytes bound extension
+	// messages (feed and stream) received and not yet taken by the
+	// connection layer, which takes them after every batch of frames, so
+	// the bounds matter only to a Session owner that does not.
+	maxExtensionQueue      = 1 << 10
+	maxExtensionQueueBytes = 16 << 20
+	// maxAckQueue bounds acks received and not yet taken (TakeAcks).
+	maxAckQueue = 1 << 12
+	// maxUnacked is how many of the last Data sent on a channel whose
+	// remote we asked for acks are remembered, each until acked.
+	maxUnacked = 1 << 14
 )
 
 // FeedOptions say how one feed replicates.
@@ -58,14 +67,33 @@ type FeedOptions struct {
 	// feed under a registered name. The Swarm calls it; a Session only
 	// queues the messages.
 	OnExtension func(name string, payload []byte)
+	// Ack asks every peer to acknowledge each Data we send it for this
+	// feed once it has verified and stored the block (Options{ack:
+	// true}, spec 4.8.8): "peer p holds block i".
+	Ack bool
+	// OnAck receives each such acknowledgement, on the connection
+	// layer's goroutine and outside its locks: from acknowledged that
+	// it stored block index. Only acks naming a block we sent that peer
+	// and it has not acknowledged yet are reported, so each Data sent
+	// is reported at most once. The Swarm calls it; a Session only
+	// queues the acks (TakeAcks).
+	OnAck func(from Remote, index uint64)
 }
 
-// ExtensionMessage is a feed extension message received from the remote
-// under a name this side registered.
+// ExtensionMessage is an extension message received from the remote
+// under a name this side registered: a feed extension of Feed, or a
+// stream extension (spec 4.9) when Feed is nil.
 type ExtensionMessage struct {
 	Feed    *feed.Feed
 	Name    string
 	Payload []byte
+}
+
+// Ack says that the remote verified and stored block Index of Feed, sent
+// by us, after we asked it to acknowledge (FeedOptions.Ack).
+type Ack struct {
+	Feed  *feed.Feed
+	Index uint64
 }
 
 // Capabilities derives channel capabilities from a connection's
@@ -81,7 +109,12 @@ type SessionConfig struct {
 	// MaxInflight bounds the block requests in flight per channel in full
 	// mode; 0 means 64.
 	MaxInflight int
-	Logger      *slog.Logger
+	// StreamExtensions are the stream-level extension names this side
+	// registers (spec 4.9): announced, sorted, in an Options on channel 0
+	// when the session starts, and the only names whose channel-0
+	// Extension messages are delivered (TakeExtensions, with a nil Feed).
+	StreamExtensions []string
+	Logger           *slog.Logger
 }
 
 // Session is the replication state of one connection: the deterministic
@@ -96,8 +129,16 @@ type Session struct {
 	log         *slog.Logger
 	maxInflight int
 
-	out    []byte              // encoded plaintext frames not yet taken
-	extIn  []ExtensionMessage  // received, not yet taken
+	out        []byte             // encoded plaintext frames not yet taken
+	extIn      []ExtensionMessage // received, not yet taken
+	extInBytes int                // payload bytes in extIn
+	acks       []Ack              // received, not yet taken
+
+	// Stream extensions (channel 0): ours, sorted, and the remote's from
+	// its last channel-0 Options.
+	streamExtensions       []string
+	remoteStreamExtensions []string
+
 	nextID uint64              // next local channel id; 0 is the stream
 	local  map[uint64]*channel // by our channel id
 	remote map[uint64]*channel // by the remote's channel id, once it opened
@@ -146,6 +187,8 @@ type channel struct {
 	extensions       []string // ours, sorted: an extension's id is its position
 	remoteExtensions []string // the remote's, from its last Options
 	remoteAck        bool     // the remote asked to have each Data acknowledged
+	ack              bool     // we asked the remote to acknowledge our Data
+	unacked          ackLog   // Data sent since we asked, not yet acked
 }
 
 // NewSession returns an empty session.
@@ -159,6 +202,14 @@ func NewSession(cfg SessionConfig) *Session {
 		remote:      map[uint64]*channel{},
 		byKey:       map[[32]byte]*channel{},
 		pending:     map[[32]byte]remoteOpen{},
+
+		streamExtensions: sortedNames(cfg.StreamExtensions),
+	}
+	if len(s.streamExtensions) > 0 {
+		// Channel 0 names the stream (spec 4.4). JS announces its own
+		// names only with its first message; ours go out at once, so a
+		// remote can map our ids whenever we send.
+		s.send(0, wire.Options{Extensions: s.streamExtensions})
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -235,6 +286,7 @@ func (s *Session) Open(f *feed.Feed, opts FeedOptions) {
 		inflight:        map[uint64]struct{}{},
 		gets:            map[uint64]struct{}{},
 		extensions:      sortedNames(opts.Extensions),
+		ack:             opts.Ack,
 	}
 	ro, ok := s.pending[dkey]
 	if ok {
@@ -251,10 +303,6 @@ func (s *Session) Open(f *feed.Feed, opts FeedOptions) {
 	s.byKey[dkey] = ch
 	c := s.cfg.Caps.Capability(f.Key())
 	s.send(ch.id, wire.Open{DiscoveryKey: dkey[:], Capability: c[:]})
-	if len(ch.extensions) > 0 {
-		// Right after Open, as JS sends it (spec 4.7 step 1).
-		s.send(ch.id, wire.Options{Extensions: ch.extensions})
-	}
 	if ok {
 		s.attach(ch, ro.id)
 	}
@@ -276,11 +324,29 @@ func (s *Session) SendExtension(f *feed.Feed, name string, payload []byte) bool 
 	if ch == nil || !ch.opened || !slices.Contains(ch.remoteExtensions, name) {
 		return false
 	}
-	id, found := slices.BinarySearch(ch.extensions, name)
+	return s.sendExtension(ch.id, ch.extensions, name, payload)
+}
+
+// SendStreamExtension sends payload to the remote as the stream
+// extension name (spec 4.9), if this side registered name and the
+// payload fits a frame. It reports whether it sent. Unlike feed
+// extensions it does not wait for the remote's names: a JS peer
+// announces its stream names only with its first stream message, so
+// most never do; a remote without the name drops the message.
+func (s *Session) SendStreamExtension(name string, payload []byte) bool {
+	return s.sendExtension(0, s.streamExtensions, name, payload)
+}
+
+// sendExtension sends name, found in ours (sorted), on channel id.
+func (s *Session) sendExtension(id uint64, ours []string, name string, payload []byte) bool {
+	ext, found := slices.BinarySearch(ours, name)
 	if !found {
 		return false
 	}
-	s.send(ch.id, wire.Extension{ID: uint64(id), Payload: payload})
+	if len(binary.AppendUvarint(nil, uint64(ext)))+len(payload) > wire.MaxBody {
+		return false // the remote would close the connection
+	}
+	s.send(id, wire.Extension{ID: uint64(ext), Payload: payload})
 	return true
 }
 
@@ -288,25 +354,48 @@ func (s *Session) SendExtension(f *feed.Feed, name string, payload []byte) bool 
 // call, for the connection layer to deliver outside its lock.
 func (s *Session) TakeExtensions() []ExtensionMessage {
 	msgs := s.extIn
-	s.extIn = nil
+	s.extIn, s.extInBytes = nil, 0
 	return msgs
 }
 
-// onExtension delivers a message whose id names, in the remote's list, an
-// extension this side registered; others are dropped, as JS does.
-func (s *Session) onExtension(ch *channel, m *wire.Extension) {
-	if m.ID >= uint64(len(ch.remoteExtensions)) {
+// TakeAcks returns the acks received since the last call, for the
+// connection layer to deliver outside its lock.
+func (s *Session) TakeAcks() []Ack {
+	acks := s.acks
+	s.acks = nil
+	return acks
+}
+
+// onExtension queues a message whose id names, in the remote's list
+// (theirs), an extension this side registered (ours); others are
+// dropped, as JS does. f is nil for the stream's extensions.
+func (s *Session) onExtension(f *feed.Feed, theirs, ours []string, m *wire.Extension) {
+	if m.ID >= uint64(len(theirs)) {
 		return
 	}
-	name := ch.remoteExtensions[m.ID]
-	if _, found := slices.BinarySearch(ch.extensions, name); !found {
+	name := theirs[m.ID]
+	if _, found := slices.BinarySearch(ours, name); !found {
 		return
 	}
-	if len(s.extIn) >= maxExtensionQueue {
-		s.log.Warn("dropping extension messages: the application is not taking them", "feed", fmt.Sprintf("%x", ch.f.Key()[:8]))
+	if len(s.extIn) >= maxExtensionQueue || s.extInBytes+len(m.Payload) > maxExtensionQueueBytes {
+		s.log.Warn("dropping extension messages: the application is not taking them", "extension", name)
 		return
 	}
-	s.extIn = append(s.extIn, ExtensionMessage{Feed: ch.f, Name: name, Payload: slices.Clone(m.Payload)})
+	s.extInBytes += len(m.Payload)
+	s.extIn = append(s.extIn, ExtensionMessage{Feed: f, Name: name, Payload: slices.Clone(m.Payload)})
+}
+
+// onStream handles a frame on channel 0 that no feed claims: the
+// stream's extension names and messages (spec 4.9). JS gives channel 0
+// to a feed only if the remote opened one there, as we do.
+func (s *Session) onStream(m wire.Message) {
+	switch m := m.(type) {
+	case *wire.Options:
+		// Options.ack means nothing for the stream; JS ignores it too.
+		s.remoteStreamExtensions = m.Extensions
+	case *wire.Extension:
+		s.onExtension(nil, s.remoteStreamExtensions, s.streamExtensions, m)
+	}
 }
 
 // Close stops replicating f: Close{} on its channel.
@@ -343,6 +432,12 @@ func (s *Session) capabilityOK(f *feed.Feed, got []byte) bool {
 func (s *Session) attach(ch *channel, remoteID uint64) {
 	ch.remoteID, ch.opened = remoteID, true
 	s.remote[remoteID] = ch
+	if len(ch.extensions) > 0 || ch.ack {
+		// First, as JS does (spec 4.8.2): a JS peer drops Options on a
+		// channel whose feed it has not opened yet, so they go once both
+		// Opens exist.
+		s.send(ch.id, wire.Options{Extensions: ch.extensions, Ack: ch.ack})
+	}
 	if !ch.uploading || !ch.downloading {
 		s.send(ch.id, wire.Status{Uploading: ch.uploading, Downloading: ch.downloading})
 	}
@@ -389,9 +484,11 @@ func (s *Session) receive(id uint64, m wire.Message) error {
 	}
 	ch := s.remote[id]
 	if ch == nil {
-		// Channel 0 carries stream-level options and extensions we do
-		// not use; other unknown channels were never opened or are
-		// closed. JS ignores both.
+		if id == 0 {
+			s.onStream(m)
+		}
+		// Other unknown channels were never opened or are closed: JS
+		// ignores them.
 		return nil
 	}
 	switch m := m.(type) {
@@ -400,7 +497,7 @@ func (s *Session) receive(id uint64, m wire.Message) error {
 		// further: the frame cap (8 MiB) already does.
 		ch.remoteExtensions, ch.remoteAck = m.Extensions, m.Ack
 	case *wire.Extension:
-		s.onExtension(ch, m)
+		s.onExtension(ch.f, ch.remoteExtensions, ch.extensions, m)
 	case *wire.Unwant, *wire.Cancel:
 		return nil // JS ignores both too (spec 4.8)
 	case *wire.Status:
@@ -499,7 +596,8 @@ func (s *Session) onHave(ch *channel, m *wire.Have) error {
 	start := min(m.Start, tree.MaxIndex)
 	if m.Bitfield == nil {
 		if m.Ack {
-			return nil // an acknowledgement; we never ask for them
+			s.onAck(ch, start)
+			return nil
 		}
 		ch.remoteHas.add(start, min(start+min(m.Length, tree.MaxIndex), tree.MaxIndex))
 	} else {
@@ -521,6 +619,23 @@ func (s *Session) onHave(ch *channel, m *wire.Have) error {
 	s.version++
 	s.schedule(ch)
 	return nil
+}
+
+// onAck reports an acknowledgement (spec 4.8.8) of a Data we sent and
+// that was not acknowledged yet. Anything else is dropped: acks we did
+// not ask for, for blocks never sent, or sent and acknowledged already,
+// so that a remote cannot make us count a block twice. JS also takes
+// such a Have as an ack only when it asked; unlike JS we do not take an
+// unasked ack as availability, which it does not mean.
+func (s *Session) onAck(ch *channel, i uint64) {
+	if !ch.ack || !ch.unacked.acked(i) {
+		return
+	}
+	if len(s.acks) >= maxAckQueue {
+		s.log.Warn("dropping acks: the application is not taking them", "feed", fmt.Sprintf("%x", ch.f.Key()[:8]))
+		return
+	}
+	s.acks = append(s.acks, Ack{Feed: ch.f, Index: i})
 }
 
 func (s *Session) onUnhave(ch *channel, m *wire.Unhave) {
@@ -569,6 +684,11 @@ func (s *Session) onRequest(ch *channel, m *wire.Request) {
 		d.Nodes[k] = wire.Node{Index: n.Index, Hash: n.Hash[:], Size: n.Size}
 	}
 	s.send(ch.id, &d) // a pointer: no copy of the struct into the interface
+	if ch.ack && p.HasValue {
+		// A hash-only answer is acknowledged too, but says nothing of
+		// the block: its ack finds no entry and is dropped.
+		ch.unacked.sent(i)
+	}
 }
 
 func (s *Session) onData(ch *channel, m *wire.Data) error {

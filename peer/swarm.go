@@ -29,7 +29,26 @@ type Config struct {
 	// default (spec 4.4). Below 10 s, JS's keep-alive interval, idle JS
 	// peers are dropped, so only tests set it lower.
 	IdleTimeout time.Duration
-	Logger      *slog.Logger
+	// StreamExtensions are stream-level extension names (spec 4.9):
+	// messages about the connection rather than a feed, as JS's
+	// protocol.registerExtension. They are announced to every peer when
+	// the connection starts.
+	StreamExtensions []string
+	// OnStreamExtension receives each stream extension message a peer
+	// sends under one of StreamExtensions, on that connection's
+	// goroutine and outside its locks, in the order sent; it should not
+	// block for long, as the connection waits for it.
+	OnStreamExtension func(from Remote, name string, payload []byte)
+	Logger            *slog.Logger
+}
+
+// Remote names the peer at the other end of a connection.
+type Remote struct {
+	// Addr is its network address.
+	Addr string
+	// PublicKey is its static Noise key from the handshake: the same for
+	// every connection of a peer that keeps its key pair.
+	PublicKey [32]byte
 }
 
 // Swarm replicates a set of feeds with every peer it is connected to:
@@ -195,13 +214,57 @@ func (s *Swarm) SendExtension(f *feed.Feed, name string, payload []byte) int {
 	return n
 }
 
-// deliver hands received extension messages to their feeds' handlers.
+// SendStreamExtension sends payload as the stream extension name to
+// every connected peer; name must be one of Config.StreamExtensions, and
+// the payload must fit a frame (8 MiB with the id). A peer that did not
+// register the name drops the message: we cannot know beforehand, as a
+// JS peer announces its stream names only when it first sends. It
+// returns how many peers it went to.
+func (s *Swarm) SendStreamExtension(name string, payload []byte) int {
+	s.mu.Lock()
+	conns := s.connList()
+	s.mu.Unlock()
+	n := 0
+	for _, c := range conns {
+		c.do(func(ss *Session) {
+			if ss.SendStreamExtension(name, payload) {
+				n++
+			}
+		})
+	}
+	return n
+}
+
+// deliver hands received extension messages and acks to their handlers.
 // The connection's apply loop calls it outside the connection's lock.
-func (s *Swarm) deliver(msgs []ExtensionMessage) {
+func (s *Swarm) deliver(from Remote, msgs []ExtensionMessage, acks []Ack) {
 	for _, m := range msgs {
+		if m.Feed == nil {
+			if s.cfg.OnStreamExtension != nil {
+				s.cfg.OnStreamExtension(from, m.Name, m.Payload)
+			}
+			continue
+		}
 		_, opts, ok := s.lookup(m.Feed.DiscoveryKey())
 		if ok && opts.OnExtension != nil {
 			opts.OnExtension(m.Name, m.Payload)
+		}
+	}
+	var (
+		last  *feed.Feed
+		onAck func(Remote, uint64)
+	)
+	for _, a := range acks {
+		if a.Feed != last {
+			// One look-up per run of a feed's acks: a clone acks every
+			// block.
+			last, onAck = a.Feed, nil
+			if _, opts, ok := s.lookup(a.Feed.DiscoveryKey()); ok {
+				onAck = opts.OnAck
+			}
+		}
+		if onAck != nil {
+			onAck(from, a.Index)
 		}
 	}
 }

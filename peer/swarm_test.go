@@ -5,10 +5,12 @@ import (
 	"math/rand/v2"
 	"net"
 	"runtime"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/hyperfs/hyperfs/feed"
+	"github.com/hyperfs/hyperfs/peer/handshake"
 )
 
 // waitFor waits until cond holds, re-checking at every change of f.
@@ -172,4 +174,120 @@ func TestSwarmCloseMidTransfer(t *testing.T) {
 	waitFor(t, r, "some blocks", func() bool { return r.Downloaded(0, w.Length()) > 10 })
 	b.Close()
 	a.Close()
+}
+
+// A writer that asks for acks learns, per block, how many peers store
+// it; stream extensions reach every connected peer, and the receiver
+// knows which peer sent each message.
+func TestSwarmAcksAndStreamExtensions(t *testing.T) {
+	checkNoLeak(t)
+	rng := rand.New(rand.NewPCG(39, 40))
+	w := writer(t, rng, 500)
+	type streamMsg struct {
+		from Remote
+		text string
+	}
+	got := make(chan streamMsg, 8)
+	var (
+		mu    sync.Mutex
+		holds = map[uint64]map[[32]byte]bool{} // block -> peers that acked it
+		acks  int
+		done  = make(chan struct{})
+	)
+	a, err := New(Config{
+		StreamExtensions: []string{"hello"},
+		OnStreamExtension: func(from Remote, name string, payload []byte) {
+			got <- streamMsg{from, name + ":" + string(payload)}
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Close() })
+	err = a.Add(w, FeedOptions{Live: true, Ack: true, OnAck: func(from Remote, i uint64) {
+		mu.Lock()
+		defer mu.Unlock()
+		if holds[i] == nil {
+			holds[i] = map[[32]byte]bool{}
+		}
+		if holds[i][from.PublicKey] {
+			t.Errorf("block %d acked twice by %x", i, from.PublicKey[:4])
+		}
+		holds[i][from.PublicKey] = true
+		if acks++; acks == 2*int(w.Length()) {
+			close(done)
+		}
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr, err := a.Listen("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var replicas []*Swarm
+	keys := map[[32]byte]bool{}
+	for range 2 {
+		kp, err := handshake.GenerateKeyPair(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys[kp.Public] = true
+		sw, err := New(Config{Static: kp, StreamExtensions: []string{"hello"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { sw.Close() })
+		if err := sw.Add(replica(t, w), FeedOptions{Full: true, Live: true}); err != nil {
+			t.Fatal(err)
+		}
+		if err := sw.Dial(addr.String()); err != nil {
+			t.Fatal(err)
+		}
+		replicas = append(replicas, sw)
+	}
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		mu.Lock()
+		defer mu.Unlock()
+		t.Fatalf("%d acks, want %d", acks, 2*w.Length())
+	}
+	mu.Lock()
+	for i := range w.Length() {
+		if len(holds[i]) != 2 {
+			t.Errorf("block %d: %d peers acked, want 2", i, len(holds[i]))
+		}
+		for k := range holds[i] {
+			if !keys[k] {
+				t.Errorf("block %d acked by unknown key %x", i, k[:4])
+			}
+		}
+	}
+	mu.Unlock()
+
+	// Each replica is connected (it acked), so its message goes out.
+	for k, sw := range replicas {
+		if n := sw.SendStreamExtension("hello", []byte{'0' + byte(k)}); n != 1 {
+			t.Fatalf("replica %d sent to %d peers, want 1", k, n)
+		}
+		if n := sw.SendStreamExtension("unregistered", nil); n != 0 {
+			t.Fatalf("replica %d sent an unregistered name to %d peers", k, n)
+		}
+	}
+	from := map[string][32]byte{}
+	for range 2 {
+		select {
+		case m := <-got:
+			from[m.text] = m.from.PublicKey
+			if m.from.Addr == "" {
+				t.Errorf("message %q without an address", m.text)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatalf("stream messages: got %v", from)
+		}
+	}
+	if len(from) != 2 || !keys[from["hello:0"]] || !keys[from["hello:1"]] || from["hello:0"] == from["hello:1"] {
+		t.Errorf("stream messages from %v, want hello:0 and hello:1 from the two replicas", from)
+	}
 }
