@@ -23,6 +23,17 @@
 //   --extensions A,B,...  register these feed extensions; each message
 //                         received prints {"extension": NAME, "message":
 //                         UTF-8} and is answered with "echo:" + message
+//   --stream-extensions A,B,...
+//                         register these stream extensions on every
+//                         replication stream (protocol.registerExtension);
+//                         each message received prints {"streamExtension":
+//                         NAME, "message": UTF-8} and is answered with
+//                         "echo:" + message on the same stream
+//   --stream-hello NAME:TEXT
+//                         send TEXT as stream extension NAME (one of
+//                         --stream-extensions) on every stream as it opens
+//   --ack                 replicate with ack: true: the remote acks each
+//                         Data we send; each ack prints {"ack": INDEX}
 
 const net = require('net')
 const readline = require('readline')
@@ -46,7 +57,10 @@ main(async function () {
     append: { type: 'string' },
     serve: { type: 'boolean', default: false },
     'rand-seed': { type: 'string', default: '1' },
-    extensions: { type: 'string' }
+    extensions: { type: 'string' },
+    'stream-extensions': { type: 'string' },
+    'stream-hello': { type: 'string' },
+    ack: { type: 'boolean', default: false }
   }, ['dir'])
 
   let key = opt.key ? Buffer.from(opt.key, 'hex') : null
@@ -71,8 +85,24 @@ main(async function () {
   const replicate = (socket, initiator) => {
     sockets.push(socket)
     socket.on('error', () => {})
-    const stream = feed.replicate(initiator, { live: opt.live })
+    const stream = feed.replicate(initiator, { live: opt.live, ack: opt.ack })
     stream.on('error', (err) => emit({ streamError: err.message }))
+    stream.on('ack', (have) => emit({ ack: have.start }))
+    const streamExts = {}
+    for (const name of (opt['stream-extensions'] ? opt['stream-extensions'].split(',') : [])) {
+      streamExts[name] = stream.registerExtension(name, {
+        encoding: 'binary',
+        onmessage (message) {
+          emit({ streamExtension: name, message: message.toString() })
+          streamExts[name].send(Buffer.from('echo:' + message.toString()))
+        }
+      })
+    }
+    if (opt['stream-hello']) {
+      const [name, ...text] = opt['stream-hello'].split(':')
+      // Queued until the handshake is done, then sent with our names.
+      streamExts[name].send(Buffer.from(text.join(':')))
+    }
     socket.pipe(stream).pipe(socket)
   }
 
