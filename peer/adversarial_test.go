@@ -249,6 +249,48 @@ func TestIgnored(t *testing.T) {
 	}
 }
 
+// A20 and acks: stream-level frames a session without stream
+// extensions does not use, extensions on channels never opened, large
+// payloads for names not registered, and acks for blocks never sent (to
+// a side that asked for acks) are dropped: nothing delivered, sent or
+// stored, no error.
+func TestIgnoredExtensionsAndAcks(t *testing.T) {
+	v := newVictimWith(t, FeedOptions{Ack: true, Extensions: []string{"mine"}})
+	v.s.TakeAcks()                                  // the writer sent no Data: nothing to report
+	big := bytes.Repeat([]byte{2}, wire.MaxBody-16) // fits a frame with any id
+	for _, c := range []struct {
+		ch uint64
+		m  wire.Message
+	}{
+		{0, &wire.Options{Extensions: []string{"mine", "other"}, Ack: true}},
+		{0, &wire.Extension{ID: 0, Payload: []byte("no stream extensions here")}},
+		{0, &wire.Extension{ID: 1 << 62, Payload: big}},
+		{0, &wire.Have{Start: 0, Length: 1, Ack: true}},
+		{1, &wire.Options{Extensions: []string{"other"}}},
+		{1, &wire.Extension{ID: 0, Payload: big}}, // "other": not registered
+		{1, &wire.Extension{ID: 1, Payload: big}}, // past the list
+		{9, &wire.Options{Extensions: []string{"mine"}}},
+		{9, &wire.Extension{ID: 0, Payload: big}},
+		{1, &wire.Have{Start: 0, Length: 1, Ack: true}},       // never sent
+		{1, &wire.Have{Start: 1 << 62, Length: 1, Ack: true}}, // past any feed
+		{9, &wire.Have{Start: 0, Length: 1, Ack: true}},       // channel never opened
+	} {
+		if err := v.injectOn(c.ch, c.m); err != nil {
+			t.Fatalf("channel %d %T: %v", c.ch, c.m, err)
+		}
+	}
+	if msgs := v.s.TakeExtensions(); len(msgs) != 0 {
+		t.Errorf("delivered %d extension messages", len(msgs))
+	}
+	if acks := v.s.TakeAcks(); len(acks) != 0 {
+		t.Errorf("reported acks %v", acks)
+	}
+	for _, fr := range v.output() {
+		t.Fatalf("sent %v in answer to ignored input", fr.Type)
+	}
+	v.unchanged()
+}
+
 // A15: a full-mode replica told of 2^53 blocks asks for at most
 // maxWantsOut windows and returns at once, instead of walking 2^33 of
 // them on every call.
