@@ -24,6 +24,9 @@ func (f *Feed) Append(blocks ...[]byte) error {
 	if f.secretKey == nil {
 		return ErrNotWritable
 	}
+	if f.readOnly {
+		return fmt.Errorf("append to feed %x: %w", f.key[:8], ErrReadOnly)
+	}
 	if len(blocks) == 0 {
 		return nil
 	}

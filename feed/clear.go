@@ -11,6 +11,9 @@ import (
 // the cleared bytes reach the end of the data file, the file is cut at the
 // first of them, as JavaScript's storage does.
 func (f *Feed) Clear(start, end uint64) error {
+	if f.readOnly {
+		return fmt.Errorf("clear [%d, %d): %w", start, end, ErrReadOnly)
+	}
 	f.writeMu.Lock()
 	defer f.writeMu.Unlock()
 	end = min(end, f.Length())

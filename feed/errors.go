@@ -7,6 +7,10 @@ import "errors"
 var (
 	// ErrNotWritable: the feed has no secret key, so it cannot append.
 	ErrNotWritable = errors.New("feed: not writable")
+	// ErrReadOnly: the feed's directory could only be opened for reading
+	// (a read-only file system), so nothing can be appended, downloaded
+	// or cleared.
+	ErrReadOnly = errors.New("feed: read-only storage")
 	// ErrCorrupt: stored bytes fail their hash, or a file is malformed.
 	ErrCorrupt = errors.New("feed: corrupt storage")
 	// ErrLocked: another process (or Feed) has the feed open.

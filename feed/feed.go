@@ -42,6 +42,9 @@ type Feed struct {
 	store                    Storage
 	lock                     io.Closer
 	data, treeF, sigs, bitsF File
+	// readOnly is set when the storage could only be opened for reading
+	// (ReadOnlyLock): nothing is written, not even an open's repairs.
+	readOnly bool
 
 	// writeMu serialises everything that writes blocks, nodes or
 	// signatures (Append, Put, Clear, Audit). It is held across file
@@ -198,6 +201,12 @@ func openLocked(s Storage, lock io.Closer, opts Options, init func(keyF, skF Fil
 			f.closeFiles()
 		}
 	}()
+	if ro, ok := lock.(ReadOnlyLock); ok && ro.ReadOnly() {
+		if init != nil {
+			return nil, fmt.Errorf("create feed: %w", ErrReadOnly)
+		}
+		f.readOnly = true
+	}
 	for name, dst := range files {
 		if *dst, err = s.Open(name); err != nil {
 			return nil, fmt.Errorf("open %s: %w", name, err)
@@ -230,6 +239,9 @@ func openLocked(s Storage, lock io.Closer, opts Options, init func(keyF, skF Fil
 	}
 	if err := f.recover(); err != nil {
 		return nil, fmt.Errorf("open feed %x: %w", f.key[:8], err)
+	}
+	if f.readOnly {
+		f.log.Warn("feed storage is read-only; opened for reading only", "key", fmt.Sprintf("%x", f.key[:8]))
 	}
 	return f, nil
 }
@@ -273,6 +285,9 @@ func (f *Feed) loadHeaders() error {
 			return fmt.Errorf("stat %s: %w", h.name, err)
 		}
 		if size == 0 {
+			if f.readOnly {
+				return fmt.Errorf("%w: %s has no header, and the storage is read-only", ErrCorrupt, h.name)
+			}
 			if err := writeAll(h.file, h.want, 0); err != nil {
 				return fmt.Errorf("write %s header: %w", h.name, err)
 			}
@@ -346,6 +361,9 @@ func (f *Feed) DiscoveryKey() [32]byte { return f.discovery }
 
 // Writable reports whether the secret key is stored, so Append works.
 func (f *Feed) Writable() bool { return f.secretKey != nil }
+
+// ReadOnly reports a feed whose storage could only be opened for reading.
+func (f *Feed) ReadOnly() bool { return f.readOnly }
 
 // SecretKey returns the secret key, or nil for a replica.
 func (f *Feed) SecretKey() ed25519.PrivateKey { return f.secretKey }

@@ -25,6 +25,9 @@ var ErrFork = errors.New("feed: fork detected: the key signed another history")
 // unless the whole proof verifies. A proof of a longer length grows the
 // feed. Errors from verification wrap tree.ErrInvalidProof.
 func (f *Feed) Put(p tree.Proof) error {
+	if f.readOnly {
+		return fmt.Errorf("put block %d into feed %x: %w", p.Block, f.key[:8], ErrReadOnly)
+	}
 	f.writeMu.Lock()
 	defer f.writeMu.Unlock()
 	f.mu.RLock()

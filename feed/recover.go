@@ -195,7 +195,7 @@ func (f *Feed) trimData() error {
 		}
 	}
 	complete := known && bits.CountBlocks(0, f.mu.length) == f.mu.length
-	if complete && uint64(size) > f.mu.byteLength {
+	if complete && uint64(size) > f.mu.byteLength && !f.readOnly {
 		f.log.Info("cutting unverified bytes off the data file", "key", fmt.Sprintf("%x", f.key[:8]), "size", size, "byteLength", f.mu.byteLength)
 		if err := f.data.Truncate(int64(f.mu.byteLength)); err != nil {
 			return fmt.Errorf("trim data: %w", err)
@@ -209,6 +209,11 @@ func (f *Feed) trimData() error {
 // commit record) are written and synced. A crash at any point leaves the
 // previous commit or this one.
 func (f *Feed) Sync() error {
+	if f.readOnly {
+		// What changed (blocks an open or an audit found missing) is
+		// in memory only; the next writable open finds it again.
+		return nil
+	}
 	f.syncMu.Lock()
 	defer f.syncMu.Unlock()
 	f.mu.Lock()

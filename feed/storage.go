@@ -51,6 +51,14 @@ func writeBlocks(f File, bufs [][]byte, off int64) error {
 	return err
 }
 
+// ReadOnlyLock is implemented by a Storage's lock when the directory could
+// only be opened for reading (a read-only file system, or files the user
+// may not write). The feed then opens read-only: it reads and verifies as
+// usual and writes nothing, not even the repairs an open would make.
+type ReadOnlyLock interface {
+	ReadOnly() bool
+}
+
 // Storage is a feed directory: named files plus the exclusive lock that
 // keeps a second process (Go or JavaScript) from opening the same feed.
 type Storage interface {

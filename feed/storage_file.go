@@ -39,7 +39,16 @@ func (d DirStorage) Lock() (io.Closer, error) {
 	if err := os.MkdirAll(d.Dir, 0o755); err != nil {
 		return nil, fmt.Errorf("create feed directory: %w", err)
 	}
-	f, err := os.OpenFile(filepath.Join(d.Dir, fileBitfield), os.O_RDWR|os.O_CREATE, 0o644)
+	path := filepath.Join(d.Dir, fileBitfield)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	readOnly := false
+	if cannotWrite(err) {
+		// flock works on a descriptor open for reading, so a feed on a
+		// read-only disk is still locked against writers elsewhere.
+		if f, err = os.Open(path); err == nil {
+			readOnly = true
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("open bitfield for locking: %w", err)
 	}
@@ -50,7 +59,22 @@ func (d DirStorage) Lock() (io.Closer, error) {
 		}
 		return nil, fmt.Errorf("lock %s: %w", d.Dir, err)
 	}
-	return f, nil
+	return &dirLock{File: f, readOnly: readOnly}, nil
+}
+
+// dirLock is the locked bitfield descriptor, closed to unlock.
+type dirLock struct {
+	*os.File
+	readOnly bool
+}
+
+// ReadOnly implements ReadOnlyLock.
+func (l *dirLock) ReadOnly() bool { return l.readOnly }
+
+// cannotWrite reports an open for writing refused by a read-only file
+// system or by permissions, where opening for reading may still work.
+func cannotWrite(err error) bool {
+	return errors.Is(err, unix.EROFS) || errors.Is(err, fs.ErrPermission)
 }
 
 // osFile opens its file on first use and creates it on first write.
@@ -64,6 +88,8 @@ type osFile struct {
 	mu sync.Mutex
 	// created records a new directory entry that Sync must make durable.
 	created bool
+	// readOnly is set when the file could only be opened for reading.
+	readOnly atomic.Bool
 }
 
 func (o *osFile) file(create bool) (*os.File, error) {
@@ -76,6 +102,13 @@ func (o *osFile) file(create bool) (*os.File, error) {
 		return f, nil
 	}
 	f, err := os.OpenFile(o.path, os.O_RDWR, 0)
+	if cannotWrite(err) && !create {
+		// A read-only feed (see ReadOnlyLock): its reads work, and
+		// its writes fail with ErrReadOnly.
+		if f, err = os.Open(o.path); err == nil {
+			o.readOnly.Store(true)
+		}
+	}
 	if errors.Is(err, fs.ErrNotExist) {
 		if !create {
 			return nil, nil
@@ -107,6 +140,9 @@ func orEOF(err error) error {
 
 func (o *osFile) WriteAt(p []byte, off int64) (int, error) {
 	f, err := o.file(true)
+	if err == nil && o.readOnly.Load() {
+		err = fmt.Errorf("write %s: %w", o.path, ErrReadOnly)
+	}
 	if err != nil {
 		return 0, err
 	}
@@ -115,6 +151,9 @@ func (o *osFile) WriteAt(p []byte, off int64) (int, error) {
 
 func (o *osFile) Truncate(size int64) error {
 	f, err := o.file(size > 0)
+	if err == nil && f != nil && o.readOnly.Load() {
+		err = fmt.Errorf("truncate %s: %w", o.path, ErrReadOnly)
+	}
 	if err != nil || f == nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package feed
 
 import (
+	"fmt"
 	"io"
 	"os"
 
@@ -14,6 +15,9 @@ const maxIovecs = 1024
 // reaches the page cache without first being copied into one buffer.
 func (o *osFile) WriteVAt(bufs [][]byte, off int64) error {
 	f, err := o.file(true)
+	if err == nil && o.readOnly.Load() {
+		err = fmt.Errorf("write %s: %w", o.path, ErrReadOnly)
+	}
 	if err != nil {
 		return err
 	}

@@ -30,6 +30,8 @@ type MemStorage struct {
 	tear        bool
 	rng         *rand.Rand
 	dead        bool
+	// readOnly models a read-only file system (SetReadOnly).
+	readOnly bool
 }
 
 // NewMemStorage returns an empty in-memory feed directory.
@@ -137,6 +139,15 @@ func (m *MemStorage) Open(name string) (File, error) {
 	return m.file(name), nil
 }
 
+// SetReadOnly makes the storage behave as a read-only file system: locks
+// taken from then on report ReadOnly, and every WriteAt, Truncate and Sync
+// fails with ErrReadOnly (a feed opened read-only must not even try).
+func (m *MemStorage) SetReadOnly(ro bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.readOnly = ro
+}
+
 // Lock implements Storage; a second Lock fails until the first is closed.
 func (m *MemStorage) Lock() (io.Closer, error) {
 	m.mu.Lock()
@@ -145,10 +156,16 @@ func (m *MemStorage) Lock() (io.Closer, error) {
 		return nil, fmt.Errorf("%w: in-memory feed", ErrLocked)
 	}
 	m.locked = true
-	return memLock{m}, nil
+	return memLock{m, m.readOnly}, nil
 }
 
-type memLock struct{ m *MemStorage }
+type memLock struct {
+	m        *MemStorage
+	readOnly bool
+}
+
+// ReadOnly implements ReadOnlyLock.
+func (l memLock) ReadOnly() bool { return l.readOnly }
 
 func (l memLock) Close() error {
 	l.m.mu.Lock()
@@ -208,6 +225,9 @@ func (f *memFile) ReadAt(p []byte, off int64) (int, error) {
 func (f *memFile) WriteAt(p []byte, off int64) (int, error) {
 	f.s.mu.Lock()
 	defer f.s.mu.Unlock()
+	if f.s.readOnly {
+		return 0, fmt.Errorf("write %s: %w", f.name, ErrReadOnly)
+	}
 	ok, torn := f.s.mutate(len(p))
 	if !ok {
 		if torn > 0 {
@@ -229,6 +249,9 @@ func (f *memFile) record(op memOp) {
 func (f *memFile) Truncate(size int64) error {
 	f.s.mu.Lock()
 	defer f.s.mu.Unlock()
+	if f.s.readOnly {
+		return fmt.Errorf("truncate %s: %w", f.name, ErrReadOnly)
+	}
 	if ok, _ := f.s.mutate(0); !ok {
 		return fmt.Errorf("truncate %s: %w", f.name, ErrInjected)
 	}
@@ -255,6 +278,9 @@ func (f *memFile) ModTime() (time.Time, error) {
 func (f *memFile) Sync() error {
 	f.s.mu.Lock()
 	defer f.s.mu.Unlock()
+	if f.s.readOnly {
+		return fmt.Errorf("sync %s: %w", f.name, ErrReadOnly)
+	}
 	if ok, _ := f.s.mutate(0); !ok {
 		return fmt.Errorf("sync %s: %w", f.name, ErrInjected)
 	}

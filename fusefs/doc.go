@@ -112,6 +112,7 @@
 //	missing block on an O_NONBLOCK handle                                EAGAIN
 //	feed.ErrNotAvailable (missing, and nothing can fetch it)             ENODATA
 //	feed.ErrBlockTooLarge (a block of 8 MiB or more)                     EFBIG
+//	feed.ErrReadOnly (the feed's disk is read-only)                      EROFS
 //	index.ErrNameTaken / index.ErrBadName (mkdir)                        EEXIST / EINVAL
 //	a syscall.Errno from storage (ENOSPC, ...)                           itself
 //	feed.ErrCorrupt (bytes fail their hash) and anything else            EIO

@@ -44,6 +44,8 @@ func errnoOf(err error) syscall.Errno {
 		return syscall.ENODATA
 	case errors.Is(err, feed.ErrBlockTooLarge):
 		return syscall.EFBIG
+	case errors.Is(err, feed.ErrReadOnly):
+		return syscall.EROFS
 	case errors.Is(err, index.ErrNameTaken):
 		return syscall.EEXIST
 	case errors.Is(err, index.ErrBadName):

@@ -163,6 +163,7 @@ func TestErrnoOf(t *testing.T) {
 		{errWouldBlock, syscall.EAGAIN},
 		{feed.ErrNotAvailable, syscall.ENODATA},
 		{feed.ErrBlockTooLarge, syscall.EFBIG},
+		{fmt.Errorf("append: %w", feed.ErrReadOnly), syscall.EROFS},
 		{feed.ErrCorrupt, syscall.EIO},
 		{feed.ErrClosed, syscall.EIO},
 		{index.ErrNameTaken, syscall.EEXIST},

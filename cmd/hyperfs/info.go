@@ -22,6 +22,9 @@ type feedInfo struct {
 	ByteLength   uint64 `json:"byte_length"`
 	Downloaded   uint64 `json:"downloaded"`
 	Writable     bool   `json:"writable"`
+	// ReadOnly is set when the feed's directory could only be opened
+	// for reading (a read-only disk): nothing can be appended.
+	ReadOnly bool `json:"read_only,omitempty"`
 	// Peers is the number of connected peers replicating the feed: those
 	// of the serve or mount owning the home, 0 without one. info only.
 	Peers *int `json:"peers,omitempty"`
@@ -43,6 +46,7 @@ func describe(f *feed.Feed, t target) feedInfo {
 		ByteLength:   f.ByteLength(),
 		Downloaded:   f.Downloaded(0, length),
 		Writable:     f.Writable(),
+		ReadOnly:     f.ReadOnly(),
 	}
 }
 
@@ -80,6 +84,9 @@ func runInfo(c *cli, cmd *command, args []string) (err error) {
 	fmt.Fprintf(w, "byte_length:\t%d\n", info.ByteLength)
 	fmt.Fprintf(w, "downloaded:\t%d\n", info.Downloaded)
 	fmt.Fprintf(w, "writable:\t%t\n", info.Writable)
+	if info.ReadOnly {
+		fmt.Fprintf(w, "read_only:\t%t\n", info.ReadOnly)
+	}
 	fmt.Fprintf(w, "peers:\t%d\n", peers)
 	if err := w.Flush(); err != nil {
 		return fmt.Errorf("info: write: %w", err)

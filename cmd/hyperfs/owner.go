@@ -63,8 +63,13 @@ func claimHome(c *cli, h home) (*owner, error) {
 		return nil, fmt.Errorf("create home: %w", err)
 	}
 	lf, err := os.OpenFile(h.lockPath(), os.O_RDWR|os.O_CREATE, 0o644)
+	if errors.Is(err, unix.EROFS) {
+		// Serving needs the lock, the socket and the feeds' writes;
+		// the other commands read a read-only home directly.
+		return nil, fmt.Errorf("home %s is on a read-only file system; commands other than serve and mount work on it without an owner", h.dir)
+	}
 	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", h.lockPath(), err)
+		return nil, err // *PathError names the file
 	}
 	if err := unix.Flock(int(lf.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
 		b, _ := os.ReadFile(h.lockPath())
