@@ -32,6 +32,9 @@ var _ = []any{
 	fs.NodeFlusher(&dataNode{}), fs.NodeReleaser(&dataNode{}), fs.NodeAllocater(&dataNode{}),
 	fs.NodeGetxattrer(&dataNode{}), fs.NodeListxattrer(&dataNode{}),
 	fs.NodeSetxattrer(&dataNode{}), fs.NodeRemovexattrer(&dataNode{}),
+	// Its handles: *dataHandle, served by the daemon, and *ptHandle,
+	// which offers the kernel the data file (passthrough.go).
+	fs.FilePassthroughFder(&ptHandle{}),
 
 	// blocksDir: <feed>/blocks.
 	fs.NodeGetattrer(&blocksDir{}), fs.NodeSetattrer(&blocksDir{}),

@@ -43,25 +43,28 @@ func (d *dataNode) Setattr(ctx context.Context, f fs.FileHandle, in *fuse.SetAtt
 // Open allows reading, and writing only with O_APPEND to a writable feed.
 // Append handles get direct I/O, so that one write(2) of up to MaxWrite
 // bytes reaches Write as one WRITE, unsplit by the page cache; read
-// handles keep the page cache (data never changes below its length).
+// handles keep the page cache (data never changes below its length), or
+// pass through to the data file when it is the verified feed
+// (passthrough.go decides, and may give appends the backing file with
+// direct I/O).
 func (d *dataNode) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, syscall.Errno) {
-	h := &dataHandle{nonblock: flags&syscall.O_NONBLOCK != 0}
 	switch {
 	case flags&syscall.O_TRUNC != 0:
 		return nil, 0, syscall.EPERM
 	case flags&syscall.O_ACCMODE == syscall.O_RDONLY:
-		return h, fuse.FOPEN_KEEP_CACHE, 0
 	case flags&syscall.O_APPEND == 0, !d.m.f.Writable():
 		return nil, 0, syscall.EPERM
 	}
-	h.appender = true
-	return h, fuse.FOPEN_DIRECT_IO, 0
+	appender := flags&syscall.O_ACCMODE != syscall.O_RDONLY
+	h, fl := d.m.openData(appender, flags&syscall.O_NONBLOCK != 0)
+	return h, fl, 0
 }
 
 func (d *dataNode) Read(ctx context.Context, f fs.FileHandle, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
+	d.m.reads.Add(1)
 	var c *cursor
 	nonblock := false
-	if h, ok := f.(*dataHandle); ok {
+	if h := handleOf(f); h != nil {
 		c, nonblock = &h.cache, h.nonblock
 	}
 	n, err := d.m.readData(ctx, c, dest, uint64(off), nonblock)
@@ -73,7 +76,7 @@ func (d *dataNode) Read(ctx context.Context, f fs.FileHandle, dest []byte, off i
 
 // Write appends data as one block, if off is the byte length.
 func (d *dataNode) Write(ctx context.Context, f fs.FileHandle, data []byte, off int64) (uint32, syscall.Errno) {
-	if h, ok := f.(*dataHandle); !ok || !h.appender {
+	if h := handleOf(f); h == nil || !h.appender {
 		return 0, errnoOf(errReadOnly)
 	}
 	if err := d.m.appendAt(data, uint64(off)); err != nil {
@@ -114,7 +117,13 @@ func (d *dataNode) Fsync(ctx context.Context, f fs.FileHandle, flags uint32) sys
 
 func (d *dataNode) Flush(ctx context.Context, f fs.FileHandle) syscall.Errno { return 0 }
 
-func (d *dataNode) Release(ctx context.Context, f fs.FileHandle) syscall.Errno { return 0 }
+// Release uncounts the handle (passthrough depends on what is open).
+func (d *dataNode) Release(ctx context.Context, f fs.FileHandle) syscall.Errno {
+	if handleOf(f) != nil {
+		d.m.releaseData(f)
+	}
+	return 0
+}
 
 func (d *dataNode) Getxattr(ctx context.Context, attr string, dest []byte) (uint32, syscall.Errno) {
 	return getxattr(d.m, attr, dest)

@@ -50,6 +50,22 @@
 // sparse replica may have to fetch blocks (feed.SeekFetch) to find an
 // offset; byte 0 is placed without a seek too. Only other READs seek.
 //
+// Passthrough (passthrough.go, Linux 6.9+ as root): a read-only open of a
+// writable feed's data whose data file is exactly the verified feed (every
+// block stored and hashed since the feed was opened, nothing past the
+// byte length) gets the data file as backing file, and the kernel reads
+// it without asking the daemon. The first full read after mounting hashes
+// the blocks (or Options.VerifyOnMount does it in the background); later
+// opens pass through. Replicas never do (a download past a hole would
+// read as zeros). The kernel allows no mix of passthrough and page-cached
+// opens of one inode, so passthrough starts only when no other handle of
+// data is open, and while it is active every open of data gets the
+// backing: appends and reads that no longer qualify with direct I/O,
+// which still sends them to the daemon. info's "passthrough" says what the
+// next open gets, "data_reads" how many READs the daemon served. Without
+// root or on an older kernel the first attempt logs one line and data is
+// served as before; Options.NoPassthrough turns it off.
+//
 // Readahead (readahead.go): a data handle whose READs run in order asks
 // the engine, at the start of each READ, for the blocks after the one it
 // starts in that are not local and not asked yet, up to a window of
@@ -85,7 +101,8 @@
 //
 //	node          entry timeout  attr timeout  open flags
 //	root, feeds   1 s            0             -
-//	data          1 h (name)     0             KEEP_CACHE (read), DIRECT_IO (append)
+//	data          1 h (name)     0             KEEP_CACHE (read), DIRECT_IO (append),
+//	                                           PASSTHROUGH (verified local feed)
 //	blocks/       1 h (name)     0             -
 //	blocks/<i>    1 h            1 h           KEEP_CACHE
 //	info          1 h (name)     0             DIRECT_IO (size changes)
@@ -130,7 +147,10 @@
 //
 // # Concurrency
 //
-// Node methods run concurrently, one goroutine per request. FS.mu guards
+// Node methods run concurrently, one goroutine per request. ptInode.mu
+// (per data inode) makes an open's passthrough decision and its count one
+// step, and is held across the dup and the one-time probe ioctls, never
+// a wait; ptMount.mu, taken inside it, guards the probe. FS.mu guards
 // the map of mounted feeds and the started flag, and is held only to read
 // or change them. mfeed.appendMu makes a WRITE's offset check and Append
 // atomic; it is held across Append, which writes without syncing, and
@@ -148,7 +168,9 @@
 //   - one watcher per feed, subscribed to its events (feed.Subscribe); it
 //     updates mtime for appends made by other routes and sends the
 //     kernel notifications. Kernel notifications are only sent from these
-//     goroutines, never inside a request handler (that can deadlock).
+//     goroutines, never inside a request handler (that can deadlock);
+//   - with Options.VerifyOnMount, the verifier: it hashes the stored
+//     blocks of the feeds mounted at start, one after another, and ends.
 //
 // Mount also runs one goroutine that waits for the server to stop and
 // closes Mount.Done. Request handlers start none: readahead asks the
@@ -167,7 +189,4 @@
 // open. On macOS (macFUSE; builds, untested) the mount also sets volname,
 // noappledouble and noapplexattr; notifications may be lost there, and the
 // zero attribute timeout on data is what keeps sizes fresh.
-//
-// Not done yet: passthrough of fully local feeds to the backing data file
-// (Linux 6.9+, root).
 package fusefs

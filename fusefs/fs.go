@@ -62,6 +62,15 @@ type Options struct {
 	Logger *slog.Logger
 	// Debug logs every FUSE request (go-fuse's debug output).
 	Debug bool
+	// NoPassthrough serves every read of data through the daemon, even
+	// where the kernel could read the data file itself (passthrough.go).
+	NoPassthrough bool
+	// VerifyOnMount hashes every stored block of every feed once in the
+	// background after mounting (one goroutine, one feed after another,
+	// stopped by Close), so that reads of local feeds pass through
+	// without a first full read through the daemon. It costs a read of
+	// every feed's data.
+	VerifyOnMount bool
 }
 
 // FS is the file system of one mount: the root directory and one mfeed
@@ -88,6 +97,10 @@ type FS struct {
 	wg     sync.WaitGroup
 	// kick wakes the syncer (room for one pending wake-up).
 	kick chan struct{}
+	// pt is the mount's passthrough state; Mount sets pt.reg.
+	pt ptMount
+	// verified is closed when the VerifyOnMount pass has ended.
+	verified chan struct{}
 }
 
 // New builds the file system for opts without mounting it.
@@ -99,7 +112,7 @@ func New(opts Options) (*FS, error) {
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	fsys := &FS{opts: opts, log: log, mountTime: time.Now(), kick: make(chan struct{}, 1)}
+	fsys := &FS{opts: opts, log: log, mountTime: time.Now(), kick: make(chan struct{}, 1), verified: make(chan struct{})}
 	fsys.ctx, fsys.cancel = context.WithCancel(context.Background())
 	fsys.mu.feeds = map[string]*mfeed{}
 	for _, e := range opts.Feeds {
@@ -201,6 +214,12 @@ type mfeed struct {
 	// kernel learnt that size from the WRITE itself, so the watcher
 	// sends no notification while the byte length equals it.
 	ownEnd atomic.Uint64
+
+	// pt counts data's open handles for passthrough (passthrough.go).
+	pt ptInode
+	// reads counts the READs of data the daemon served (info's
+	// data_reads): passthrough reads never arrive.
+	reads atomic.Uint64
 }
 
 func newMfeed(fsys *FS, e Entry) *mfeed {

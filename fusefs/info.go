@@ -30,6 +30,13 @@ type Info struct {
 	SignedLength uint64    `json:"signed_length"`
 	RootHash     string    `json:"root_hash,omitempty"`
 	LastAppend   time.Time `json:"last_append"`
+	// Passthrough says whether a read-only open of data now passes
+	// through to the data file: active, ready, or why not (off,
+	// unavailable, replica, incomplete, unverified, busy).
+	Passthrough string `json:"passthrough"`
+	// DataReads counts the READs of data this mount served; reads that
+	// pass through never reach it.
+	DataReads uint64 `json:"data_reads"`
 }
 
 // info describes the feed now.
@@ -45,6 +52,8 @@ func (m *mfeed) info() Info {
 		Downloaded:   m.f.Downloaded(0, length),
 		Writable:     m.f.Writable(),
 		LastAppend:   m.mtime().UTC(),
+		Passthrough:  m.ptStatus(),
+		DataReads:    m.reads.Load(),
 	}
 	if length > 0 {
 		if _, slot, err := m.f.Signature(length - 1); err == nil {

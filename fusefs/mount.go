@@ -69,6 +69,11 @@ func (fsys *FS) Mount(dir string) (*Mount, error) {
 		return nil, fmt.Errorf("mount %s: %w", dir, err)
 	}
 	m := &Mount{fsys: fsys, server: server, dir: dir, done: make(chan struct{})}
+	if !fsys.opts.NoPassthrough {
+		fsys.pt.mu.Lock()
+		fsys.pt.reg = backingRegistryOf(server)
+		fsys.pt.mu.Unlock()
+	}
 	if err := raiseReadahead(dir); err != nil {
 		fsys.log.Warn("fusefs: readahead stays at the kernel default", "err", err)
 	}

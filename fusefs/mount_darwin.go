@@ -3,6 +3,7 @@ package fusefs
 import (
 	"fmt"
 
+	"github.com/hanwen/go-fuse/v2/fuse"
 	"golang.org/x/sys/unix"
 )
 
@@ -30,3 +31,6 @@ func Unmount(dir string, lazy bool) error {
 
 // unmountCommand is what a user runs to clear a stale mount on dir.
 func unmountCommand(dir string) string { return "umount -f " + dir }
+
+// backingRegistryOf is nil: macOS has no passthrough.
+func backingRegistryOf(s *fuse.Server) backingRegistry { return nil }

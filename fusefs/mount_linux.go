@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"strings"
 
+	"github.com/hanwen/go-fuse/v2/fuse"
 	"golang.org/x/sys/unix"
 )
 
@@ -72,3 +73,6 @@ func unmountCommand(dir string) string {
 	}
 	return "fusermount3 -u -z " + dir
 }
+
+// backingRegistryOf is the server's backing file table (passthrough).
+func backingRegistryOf(s *fuse.Server) backingRegistry { return s }

@@ -13,8 +13,8 @@ import (
 // that "synced within about a second" holds.
 const syncDelay = 500 * time.Millisecond
 
-// start launches the mount's goroutines: the syncer and one watcher per
-// feed. Close stops them.
+// start launches the mount's goroutines: the syncer, one watcher per
+// feed, and with VerifyOnMount the verifier. Close stops them.
 func (fsys *FS) start() {
 	fsys.mu.Lock()
 	defer fsys.mu.Unlock()
@@ -23,6 +23,9 @@ func (fsys *FS) start() {
 	}
 	fsys.mu.started = true
 	fsys.wg.Go(fsys.syncer)
+	if fsys.opts.VerifyOnMount {
+		fsys.wg.Go(fsys.verifyAll)
+	}
 	for _, m := range fsys.mu.feeds {
 		fsys.startWatch(m)
 	}

@@ -29,7 +29,10 @@ Commands:
         [--fetch-timeout DUR]      SIGTERM: MOUNTPOINT/FEED/{data,blocks/I,info};
         [--allow-other]            reads wait DUR (20s) for missing blocks;
         [--listen ADDR]            replicates like serve, and looking up
-        [--peer ADDR]...           MOUNTPOINT/KEY follows that feed
+        [--peer ADDR]...           MOUNTPOINT/KEY follows that feed; as root
+        [--verify]                 (Linux 6.9+) reads of local feeds whose
+        [--no-passthrough]         blocks were hashed (--verify: at start)
+                                   pass through to the data file
   unmount MOUNTPOINT [--lazy]      unmount a hyperfs mount
   version                          print the version
   help [COMMAND]                   show this help, or a command's

@@ -39,7 +39,7 @@ func init() {
 		{"serve", "[--listen ADDR] [--peer ADDR]...", "replicate every feed with peers until SIGINT/SIGTERM", runServe},
 		{"follow", "KEY [--name NAME]", "add a remote feed to the home (a sparse replica)", runFollow},
 		{"clone", "KEY --peer ADDR... [--name NAME]", "download every block of a remote feed", runClone},
-		{"mount", "MOUNTPOINT [--fetch-timeout DUR] [--allow-other] [--listen ADDR] [--peer ADDR]...", "serve the home's feeds as files until SIGINT/SIGTERM", runMount},
+		{"mount", "MOUNTPOINT [--fetch-timeout DUR] [--allow-other] [--listen ADDR] [--peer ADDR]... [--verify] [--no-passthrough]", "serve the home's feeds as files until SIGINT/SIGTERM", runMount},
 		{"unmount", "MOUNTPOINT [--lazy]", "unmount a hyperfs mount", runUnmount},
 		{"version", "", "print the version", runVersion},
 		{"help", "[COMMAND]", "show this help, or a command's", runHelp},

@@ -25,6 +25,8 @@ func runMount(c *cli, cmd *command, args []string) (err error) {
 	fs := c.flags(cmd)
 	fetchTimeout := fs.Duration("fetch-timeout", fusefs.DefaultFetchTimeout, "give up a read waiting for a missing block after `DUR` (ETIMEDOUT)")
 	allowOther := fs.Bool("allow-other", false, "let other users use the mount (needs user_allow_other in /etc/fuse.conf unless root)")
+	verify := fs.Bool("verify", false, "hash every stored block in the background at start, so reads of local feeds pass through at once")
+	noPassthrough := fs.Bool("no-passthrough", false, "serve every read through hyperfs, never letting the kernel read data files itself")
 	listen := fs.String("listen", "", "accept peers on `ADDR` (HOST:PORT; port 0 picks one)")
 	var peers addrList
 	fs.Var(&peers, "peer", "connect to `ADDR` (HOST:PORT), repeatable")
@@ -55,14 +57,16 @@ func runMount(c *cli, cmd *command, args []string) (err error) {
 	}
 	mh := &mountHome{c: c, o: o}
 	fsys, err := fusefs.New(fusefs.Options{
-		Feeds:        entries,
-		Home:         mh,
-		FetchTimeout: *fetchTimeout,
-		StatfsDir:    h.dir,
-		AllowOther:   *allowOther,
-		UID:          uint32(os.Getuid()),
-		GID:          uint32(os.Getgid()),
-		Logger:       newLogger(c),
+		Feeds:         entries,
+		Home:          mh,
+		FetchTimeout:  *fetchTimeout,
+		StatfsDir:     h.dir,
+		AllowOther:    *allowOther,
+		UID:           uint32(os.Getuid()),
+		GID:           uint32(os.Getgid()),
+		Logger:        newLogger(c),
+		NoPassthrough: *noPassthrough,
+		VerifyOnMount: *verify,
 	})
 	if err != nil {
 		return fmt.Errorf("mount: %w", err)
