@@ -25,11 +25,14 @@ func benchMiB() int {
 	return 256
 }
 
-// BenchmarkReadData reads a local feed's data whole with dd bs=1M: the
-// backing hypercore data file (in the page cache); through a fresh mount
-// (the daemon serves every byte and the engine hashes each block once
-// after open); with O_DIRECT through a mount whose engine verified every
-// block already (the daemon's own cost); and through a mount that read it
+// BenchmarkReadData reads a local feed's data whole with dd bs=1M (and
+// cat where named): the backing hypercore data file (in the page cache);
+// through a fresh mount (the daemon serves every byte and the engine
+// hashes each block once after open); through a mount whose first read
+// verified every block, so that data passes through to the data file
+// (the kernel reads it, the daemon serves no READ; checked); and, with
+// --no-passthrough, with O_DIRECT through a mount that verified every
+// block already (the daemon's own cost) and through a mount that read it
 // before (the kernel's page cache, KEEP_CACHE).
 func BenchmarkReadData(b *testing.B) {
 	h := newHome(b)
@@ -50,14 +53,43 @@ func BenchmarkReadData(b *testing.B) {
 			b.Fatalf("dd: %v %s", err, out)
 		}
 	}
-	b.Run("path=backing", func(b *testing.B) {
-		dd(b, filepath.Join(info.Path, "data")) // warm the page cache
-		b.SetBytes(int64(size))
-		b.ResetTimer()
-		for range b.N {
-			dd(b, filepath.Join(info.Path, "data"))
+	cat := func(b *testing.B, path string) {
+		if out, err := exec.Command("sh", "-c", `cat "$1" >/dev/null`, "sh", path).CombinedOutput(); err != nil {
+			b.Fatalf("cat: %v %s", err, out)
 		}
-	})
+	}
+	backing := func(read func(*testing.B, string)) func(*testing.B) {
+		return func(b *testing.B) {
+			read(b, filepath.Join(info.Path, "data")) // warm the page cache
+			b.SetBytes(int64(size))
+			b.ResetTimer()
+			for range b.N {
+				read(b, filepath.Join(info.Path, "data"))
+			}
+		}
+	}
+	b.Run("path=backing", backing(dd))
+	b.Run("path=backing-cat", backing(cat))
+	passthrough := func(read func(*testing.B, string)) func(*testing.B) {
+		return func(b *testing.B) {
+			m := h.mount()
+			defer m.stop()
+			dd(b, m.path("big", "data")) // the engine verifies every block once
+			waitPassthrough(b, m, "big")
+			reads := dataReads(b, m, "big")
+			b.SetBytes(int64(size))
+			b.ResetTimer()
+			for range b.N {
+				read(b, m.path("big", "data"))
+			}
+			b.StopTimer()
+			if n := dataReads(b, m, "big"); n != reads {
+				b.Fatalf("the daemon served %v READs: not passed through", n-reads)
+			}
+		}
+	}
+	b.Run("path=mount-passthrough", passthrough(dd))
+	b.Run("path=mount-passthrough-cat", passthrough(cat))
 	b.Run("path=mount-daemon", func(b *testing.B) {
 		b.SetBytes(int64(size))
 		for range b.N {
@@ -71,7 +103,7 @@ func BenchmarkReadData(b *testing.B) {
 		}
 	})
 	b.Run("path=mount-direct-verified", func(b *testing.B) {
-		m := h.mount()
+		m := h.mount("--no-passthrough")
 		defer m.stop()
 		dd(b, m.path("big", "data")) // the engine verifies every block once
 		b.SetBytes(int64(size))
@@ -83,7 +115,7 @@ func BenchmarkReadData(b *testing.B) {
 		}
 	})
 	b.Run("path=mount-cached", func(b *testing.B) {
-		m := h.mount()
+		m := h.mount("--no-passthrough")
 		defer m.stop()
 		dd(b, m.path("big", "data"))
 		b.SetBytes(int64(size))
