@@ -35,8 +35,10 @@
 //
 // Download modes per feed: sparse (blocks are requested only when a local
 // reader asks, through Swarm.Want, which feed.Get calls as the feed's
-// Fetcher) or full (every announced block, lowest first, with at most
-// MaxInflight requests in flight per peer). Live feeds also learn a longer
+// Fetcher) or full (every announced block, lowest first, with about 16
+// MiB of blocks, 16 to 1024 requests, in flight per peer, so that every
+// stage of the pipeline always has work; Config.MaxInflight fixes the
+// count). Live feeds also learn a longer
 // remote length at once by asking for the hash of the last announced
 // block. Appends and downloads are announced to every peer that sent a
 // Want, as Have.

@@ -528,3 +528,36 @@ func (tr *transcript) frames(t *testing.T, side string) []wire.Frame {
 	}
 	return frames
 }
+
+// A full-mode channel keeps about inflightBytes of blocks requested:
+// 64 requests until the length is known, then by the mean block size,
+// within [minInflight, maxInflight]; SessionConfig.MaxInflight fixes it.
+func TestInflightLimit(t *testing.T) {
+	for _, c := range []struct {
+		size, count int
+		fixed       int
+		want        int
+	}{
+		{0, 0, 0, defaultInflight},
+		{64 << 10, 3, 0, 256},
+		{1 << 10, 5, 0, maxInflight},
+		{0, 5, 0, maxInflight}, // empty blocks
+		{4 << 20, 2, 0, minInflight},
+		{64 << 10, 3, 7, 7},
+	} {
+		f, err := feed.Create(feed.NewMemStorage(), feed.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range c.count {
+			if err := f.Append(make([]byte, c.size)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		s := NewSession(SessionConfig{Caps: testCaps{}, MaxInflight: c.fixed})
+		if got := s.inflightLimit(&channel{f: f}); got != c.want {
+			t.Errorf("%d blocks of %d bytes, MaxInflight %d: limit %d, want %d", c.count, c.size, c.fixed, got, c.want)
+		}
+		f.Close()
+	}
+}

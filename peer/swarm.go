@@ -20,8 +20,9 @@ var ErrClosed = errors.New("peer: swarm closed")
 type Config struct {
 	// Static is the connection key pair; zero means a fresh random one.
 	Static handshake.KeyPair
-	// MaxInflight bounds block requests in flight per feed and peer in
-	// full mode (default 64).
+	// MaxInflight fixes the block requests in flight per feed and peer
+	// in full mode; by default about 16 MiB of blocks, between 16 and
+	// 1024 requests (64 until the feed's length is known).
 	MaxInflight int
 	// IdleTimeout drops a peer that sends nothing for this long, or that
 	// has not finished the handshake after this long; a keep-alive goes
@@ -158,23 +159,58 @@ func (s *Swarm) Remove(f *feed.Feed) {
 	}
 }
 
-// forward hands f's events to every connection until ctx ends.
+// forwardBatch bounds the events forward hands over under one hold of
+// each connection's lock.
+const forwardBatch = 256
+
+// forward hands f's events to every connection until ctx ends. It takes
+// what has queued up behind the event it waited for and hands it all
+// over under one hold of each connection's lock: a clone downloads a
+// block per event, and taking the lock the applier holds, per block and
+// connection, cost a wake-up and a lock hand-off each.
 func (s *Swarm) forward(ctx context.Context, f *feed.Feed, sub *feed.Subscription) {
 	defer s.wg.Done()
 	defer sub.Close()
+	queued, noWait := context.WithCancel(ctx)
+	noWait() // Next on it returns only events already queued
+	evs := make([]feed.Event, 0, forwardBatch)
 	for {
 		ev, err := sub.Next(ctx)
 		if err != nil || ev.Kind == feed.EventClosed {
 			return
 		}
+		evs = append(evs[:0], ev)
+		closed := false
+		for len(evs) < forwardBatch {
+			ev, err := sub.Next(queued)
+			if err != nil {
+				break
+			}
+			if ev.Kind == feed.EventClosed {
+				closed = true
+				break
+			}
+			evs = append(evs, ev)
+		}
 		s.mu.Lock()
-		if m := s.feeds[f.DiscoveryKey()]; m != nil && ev.Kind == feed.EventDownload {
-			delete(m.gets, ev.Start)
+		if m := s.feeds[f.DiscoveryKey()]; m != nil {
+			for _, ev := range evs {
+				if ev.Kind == feed.EventDownload {
+					delete(m.gets, ev.Start)
+				}
+			}
 		}
 		conns := s.connList()
 		s.mu.Unlock()
 		for _, c := range conns {
-			c.do(func(ss *Session) { ss.FeedEvent(f, ev) })
+			c.do(func(ss *Session) {
+				for _, ev := range evs {
+					ss.FeedEvent(f, ev)
+				}
+			})
+		}
+		if closed {
+			return
 		}
 	}
 }
