@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"os"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/vfs"
@@ -41,6 +43,26 @@ const (
 // back to read-only because its disk refused writes.
 var ErrReadOnly = errors.New("index: read-only")
 
+// ErrUnusable reports an index that stopped taking writes after Pebble
+// failed one it cannot recover from (see DB.write). Callers fall back to
+// the feeds' own files, as without an index.
+var ErrUnusable = errors.New("index: unusable after a failed write")
+
+// ErrDiskFull reports a write refused because the index's disk has less
+// than MinFreeBytes free.
+var ErrDiskFull = errors.New("index: disk nearly full")
+
+// MinFreeBytes is the free space below which the index stops writing.
+// Pebble panics when its WAL write fails (and can die with a fatal error
+// while rotating its WAL), so a write must not reach a full disk: below
+// this the index refuses writes with ErrDiskFull, and feeds fall back to
+// their tree files. It leaves room for a few memtable flushes.
+const MinFreeBytes = 64 << 20
+
+// diskCheckEvery is how long a free-space reading is trusted (a statfs
+// per append would cost about 2% at 20 000 appends/s). Tests set it to 0.
+var diskCheckEvery = 250 * time.Millisecond
+
 // Options configure Open.
 type Options struct {
 	// CacheSize is Pebble's block cache in bytes; 0 means DefaultCacheSize.
@@ -73,6 +95,66 @@ type DB struct {
 	// index (Pebble locks its directory), so a process-wide mutex is enough;
 	// it is held around one read and one unsynced commit, never a sync.
 	registryMu sync.Mutex
+
+	// writeMu serialises every commit to Pebble, so that when one fails
+	// inside Pebble no other writer is in there with it (see write).
+	// It is taken after registryMu, never before.
+	writeMu sync.Mutex
+	// broken is set once a write failed inside Pebble; nothing is written
+	// after it, and Close leaves Pebble open.
+	broken atomic.Bool
+
+	fs  vfs.FS
+	dir string
+	// full and fullChecked (unix nanoseconds) are the last free-space
+	// reading (see roomy); guarded by writeMu.
+	full        bool
+	fullChecked int64
+}
+
+// roomy reports whether the index's disk has MinFreeBytes free, reading
+// it at most every diskCheckEvery. A file system that cannot tell is
+// taken to have room. Called with writeMu held.
+func (d *DB) roomy() bool {
+	now := time.Now().UnixNano()
+	if now-d.fullChecked < int64(diskCheckEvery) {
+		return !d.full
+	}
+	d.fullChecked = now
+	u, err := d.fs.GetDiskUsage(d.dir)
+	full := err == nil && u.AvailBytes < MinFreeBytes
+	if full && !d.full {
+		d.log.Warn("index disk nearly full; the index takes no writes until there is room", "dir", d.dir, "free", u.AvailBytes)
+	}
+	d.full = full
+	return !full
+}
+
+// write runs fn, which commits to Pebble, unless the index is broken.
+//
+// Pebble panics when it cannot write its WAL (a full disk), with its
+// commit pipeline still locked: a later commit, or Close, would wait on
+// that lock forever. The index is a cache, so that must not take the
+// process down: the panic is recovered here, the index is marked broken
+// and every later write fails with ErrUnusable, which feeds answer by
+// falling back to their tree files (logging it once each).
+func (d *DB) write(what string, fn func() error) (err error) {
+	d.writeMu.Lock()
+	defer d.writeMu.Unlock()
+	if d.broken.Load() {
+		return fmt.Errorf("%s: %w", what, ErrUnusable)
+	}
+	if !d.roomy() {
+		return fmt.Errorf("%s: %w", what, ErrDiskFull)
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			d.broken.Store(true)
+			d.log.Error("index write failed inside Pebble; the index takes no more writes until restart", "op", what, "err", r)
+			err = fmt.Errorf("%s: %w: %v", what, ErrUnusable, r)
+		}
+	}()
+	return fn()
 }
 
 // Open opens or creates the index in dir.
@@ -97,12 +179,6 @@ func Open(dir string, opts Options) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open index %s: %w", dir, err)
 	}
-	if !opts.ReadOnly {
-		if err := dropNodeTable(db); err != nil {
-			db.Close()
-			return nil, fmt.Errorf("open index %s: %w", dir, err)
-		}
-	}
 	osize := opts.OffsetCacheSize
 	if osize <= 0 {
 		osize = DefaultOffsetCacheSize
@@ -111,14 +187,25 @@ func Open(dir string, opts Options) (*DB, error) {
 	if nsize <= 0 {
 		nsize = DefaultNodeCacheSize
 	}
-	return &DB{db: db, log: log, readOnly: opts.ReadOnly, offsets: newOffsetCache(osize), nodes: newNodeCache(nsize)}, nil
+	fs := opts.FS
+	if fs == nil {
+		fs = vfs.Default
+	}
+	d := &DB{db: db, log: log, readOnly: opts.ReadOnly, offsets: newOffsetCache(osize), nodes: newNodeCache(nsize), fs: fs, dir: dir}
+	if !opts.ReadOnly {
+		if err := d.dropNodeTable(); err != nil {
+			d.Close()
+			return nil, fmt.Errorf("open index %s: %w", dir, err)
+		}
+	}
+	return d, nil
 }
 
 // dropNodeTable deletes the node table of earlier versions, if any is
 // left: one range deletion, once.
-func dropNodeTable(db *pebble.DB) error {
+func (d *DB) dropNodeTable() error {
 	lo, hi := []byte{tagNode}, []byte{tagNode + 1}
-	it, err := db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
+	it, err := d.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
 	if err != nil {
 		return fmt.Errorf("drop node table: %w", err)
 	}
@@ -129,7 +216,7 @@ func dropNodeTable(db *pebble.DB) error {
 	if !found {
 		return nil
 	}
-	if err := db.DeleteRange(lo, hi, pebble.NoSync); err != nil {
+	if err := d.write("drop node table", func() error { return d.db.DeleteRange(lo, hi, pebble.NoSync) }); err != nil {
 		return fmt.Errorf("drop node table: %w", err)
 	}
 	return nil
@@ -144,8 +231,13 @@ func (d *DB) Compact(ctx context.Context) error {
 	return nil
 }
 
-// Close closes the database.
+// Close closes the database. A broken index (see write) is left to the
+// process's exit: Pebble's Close would wait forever on the lock its
+// failed write left held.
 func (d *DB) Close() error {
+	if d.broken.Load() {
+		return fmt.Errorf("close index: %w", ErrUnusable)
+	}
 	if err := d.db.Close(); err != nil {
 		return fmt.Errorf("close index: %w", err)
 	}

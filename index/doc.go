@@ -48,6 +48,17 @@
 // read) sit in the node cache, filled by Update and by the feed after a
 // tree-file read, bounded by Options.NodeCacheSize for the whole DB.
 //
+// # Read-only and full disks
+//
+// An index that cannot be opened (a read-only disk) is done without: the
+// CLI lists feeds by scanning their directories and feeds read their tree
+// files, each saying so once. A full disk must not reach Pebble, which
+// panics when its WAL write fails (and can die outright while rotating
+// the WAL): below MinFreeBytes free, writes fail with ErrDiskFull and the
+// feed stops using the index until it is reopened. A write that fails
+// inside Pebble anyway is recovered into ErrUnusable, and the index takes
+// no more writes (DB.write).
+//
 // # Concurrency
 //
 // DB is safe for concurrent use; Pebble serialises its own writes. A Feed

@@ -88,7 +88,7 @@ func (fi *FeedIndex) Reset() error {
 			return fmt.Errorf("reset index %x: %w", fi.key[:8], err)
 		}
 	}
-	if err := b.Commit(pebble.NoSync); err != nil {
+	if err := fi.db.write("reset", func() error { return b.Commit(pebble.NoSync) }); err != nil {
 		return fmt.Errorf("reset index %x: %w", fi.key[:8], err)
 	}
 	fi.db.offsets.changed(fi.key, nil) // after the commit: see offsetcache.go
@@ -124,7 +124,7 @@ func (fi *FeedIndex) Update(u Update) error {
 			return fmt.Errorf("index state: %w", err)
 		}
 	}
-	if err := b.Commit(pebble.NoSync); err != nil {
+	if err := fi.db.write("update", func() error { return b.Commit(pebble.NoSync) }); err != nil {
 		return fmt.Errorf("update index %x: %w", fi.key[:8], err)
 	}
 	if len(u.Blocks) > 0 {

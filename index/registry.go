@@ -139,7 +139,7 @@ func (d *DB) PutAll(recs []Feed) ([]Feed, error) {
 		}
 		out[i] = rec
 	}
-	err := b.Commit(pebble.NoSync)
+	err := d.write("register", func() error { return b.Commit(pebble.NoSync) })
 	d.registryMu.Unlock()
 	if err != nil {
 		return nil, fmt.Errorf("index: register: %w", err)
@@ -177,7 +177,7 @@ func (d *DB) SetName(key [32]byte, name string) (Feed, error) {
 		err = putFeed(b, old, rec)
 	}
 	if err == nil {
-		err = b.Commit(pebble.NoSync)
+		err = d.write("rename", func() error { return b.Commit(pebble.NoSync) })
 		if err != nil {
 			err = fmt.Errorf("index: rename %x: %w", key[:8], err)
 		}
@@ -214,7 +214,7 @@ func (d *DB) Remove(key [32]byte) error {
 		err = b.Delete(nameKey(old.Name), nil)
 	}
 	if err == nil {
-		err = b.Commit(pebble.NoSync)
+		err = d.write("remove", func() error { return b.Commit(pebble.NoSync) })
 	}
 	d.registryMu.Unlock()
 	if err != nil {
@@ -229,7 +229,7 @@ func (d *DB) Remove(key [32]byte) error {
 // syncWAL makes every commit before it durable: the WAL is written in
 // order, so syncing an empty record syncs what precedes it.
 func (d *DB) syncWAL() error {
-	if err := d.db.LogData(nil, pebble.Sync); err != nil {
+	if err := d.write("sync", func() error { return d.db.LogData(nil, pebble.Sync) }); err != nil {
 		return fmt.Errorf("index: sync: %w", err)
 	}
 	return nil
