@@ -63,7 +63,10 @@ func (f *Feed) Append(blocks ...[]byte) error {
 	}
 	leaves := hashLeaves(length, blocks, total)
 	nodes, roots := grow(roots, leaves)
-	sig := tree.Sign(f.secretKey, roots, length+uint64(len(blocks)))
+	var sig []byte
+	if !f.deferSign {
+		sig = tree.Sign(f.secretKey, roots, length+uint64(len(blocks)))
+	}
 	wg.Wait()
 	if dataErr != nil {
 		return fmt.Errorf("append to feed %x at block %d: write data: %w", f.key[:8], length, dataErr)
@@ -93,6 +96,9 @@ func (f *Feed) Append(blocks ...[]byte) error {
 	f.mu.length = length + n
 	f.mu.byteLength = end
 	f.mu.roots = roots
+	if sig != nil {
+		f.mu.signed = length + n
+	}
 	f.mu.unsynced = true
 	f.notifyLocked(Event{Kind: EventAppend, Start: length, End: length + n})
 	f.mu.Unlock()
@@ -153,7 +159,8 @@ func grow(roots, leaves []tree.Node) (nodes, newRoots []tree.Node) {
 	return nodes, roots
 }
 
-// writeTree writes a batch's tree records and signature. Records in
+// writeTree writes a batch's tree records and signature (none when sig is
+// nil: signing is deferred). Records in
 // [2L, 2L+2n-1) go out as one write with zeros for parents that are not
 // complete yet, as JavaScript writes them; completed parents left of that
 // range are written one by one.
@@ -173,6 +180,9 @@ func (f *Feed) writeTree(length uint64, count int, nodes []tree.Node, sig []byte
 	}
 	if err := writeAll(f.treeF, span, nodeOffset(first)); err != nil {
 		return fmt.Errorf("write tree nodes from %d: %w", first, err)
+	}
+	if sig == nil {
+		return nil
 	}
 	slot := length + uint64(count) - 1
 	if err := writeAll(f.sigs, sig, signatureOffset(slot)); err != nil {

@@ -13,15 +13,17 @@ import (
 	"github.com/hyperfs/hyperfs/feed"
 )
 
-// step is one action of the crash script: append a batch, or sync.
+// step is one action of the crash script: append a batch, sync, or ask
+// for the signature of the length so far.
 type step struct {
-	batch int // blocks to append; 0 means Sync
+	batch int // blocks to append; 0 means Sync, -1 Signature
 }
 
 // crashScript crosses a bitfield page boundary (8192 blocks) inside one
 // batch, so a commit writes two pages and a crash can land between them.
+// The Signature steps write a signature when signing is deferred.
 var crashScript = []step{
-	{3}, {0}, {1}, {2}, {0}, {8185}, {0}, {4}, {6}, {0}, {2},
+	{3}, {0}, {1}, {2}, {0}, {8185}, {0}, {4}, {-1}, {6}, {0}, {2}, {-1}, {1},
 }
 
 func crashBlock(i int) []byte {
@@ -29,17 +31,34 @@ func crashBlock(i int) []byte {
 }
 
 // runScript applies the script until storage fails, returning the length
-// covered by the last successful Sync and the batch boundaries reached.
-func runScript(t *testing.T, f *feed.Feed) (synced int, bounds []int) {
+// covered by the last successful Sync and the lengths a reopen may show:
+// batch boundaries, or with deferred signing the lengths signed by Sync
+// and Signature steps (a failed one may have signed).
+func runScript(t *testing.T, f *feed.Feed, deferred bool) (synced int, bounds []int) {
 	t.Helper()
 	next := 0
 	bounds = []int{0}
 	for _, s := range crashScript {
-		if s.batch == 0 {
+		switch s.batch {
+		case 0:
+			if deferred {
+				bounds = append(bounds, next)
+			}
 			if err := f.Sync(); err != nil {
 				return synced, bounds
 			}
 			synced = next
+			continue
+		case -1:
+			if next == 0 {
+				continue
+			}
+			if deferred {
+				bounds = append(bounds, next)
+			}
+			if _, _, err := f.Signature(uint64(next - 1)); err != nil {
+				return synced, bounds
+			}
 			continue
 		}
 		batch := make([][]byte, s.batch)
@@ -50,7 +69,9 @@ func runScript(t *testing.T, f *feed.Feed) (synced int, bounds []int) {
 		// A failed append may still have reached the disk in part;
 		// its batch end is a boundary a reopen may legitimately show
 		// only if the batch was complete, which the checks below decide.
-		bounds = append(bounds, next+s.batch)
+		if !deferred {
+			bounds = append(bounds, next+s.batch)
+		}
 		if err != nil {
 			return synced, bounds
 		}
@@ -63,9 +84,18 @@ func runScript(t *testing.T, f *feed.Feed) (synced int, bounds []int) {
 // write torn or not, and with all or a random subset of unsynced writes
 // lost, the feed reopens to a verified prefix that ends on a batch
 // boundary and holds every synced block; and it can be appended to again.
+//
+// With deferred signing the recovered length is one that Sync or Signature
+// signed, never past the last signature, however the bitfield was torn.
 func TestCrashPoints(t *testing.T) {
+	for _, deferred := range []bool{false, true} {
+		t.Run(fmt.Sprintf("deferred=%v", deferred), func(t *testing.T) { crashPoints(t, deferred) })
+	}
+}
+
+func crashPoints(t *testing.T, deferred bool) {
 	sk := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{7}, 32))
-	total := countOps(t, sk)
+	total := countOps(t, sk, deferred)
 	for k := 1; k <= total+1; k++ {
 		for _, mode := range []struct {
 			tear   bool
@@ -75,12 +105,12 @@ func TestCrashPoints(t *testing.T) {
 			seed := uint64(k)*4 + uint64(btoi(mode.tear))*2 + uint64(btoi(mode.subset))
 			t.Run(name, func(t *testing.T) {
 				ms := feed.NewMemStorage()
-				f, err := feed.Create(ms, feed.Options{SecretKey: sk})
+				f, err := feed.Create(ms, feed.Options{SecretKey: sk, DeferSigning: deferred})
 				if err != nil {
 					t.Fatal(err)
 				}
 				ms.FailAfter(k, mode.tear, seed)
-				synced, bounds := runScript(t, f)
+				synced, bounds := runScript(t, f, deferred)
 				var keep func(string, int) bool
 				if mode.subset {
 					rng := rand.New(rand.NewPCG(seed, 1))
@@ -102,14 +132,14 @@ func btoi(b bool) int {
 
 // countOps runs the script without failures to learn how many mutating
 // storage calls it makes.
-func countOps(t *testing.T, sk ed25519.PrivateKey) int {
+func countOps(t *testing.T, sk ed25519.PrivateKey, deferred bool) int {
 	ms := feed.NewMemStorage()
-	f, err := feed.Create(ms, feed.Options{SecretKey: sk})
+	f, err := feed.Create(ms, feed.Options{SecretKey: sk, DeferSigning: deferred})
 	if err != nil {
 		t.Fatal(err)
 	}
 	before := ms.Ops()
-	if synced, _ := runScript(t, f); synced == 0 {
+	if synced, _ := runScript(t, f, deferred); synced == 0 {
 		t.Fatal("script never synced")
 	}
 	return ms.Ops() - before

@@ -27,6 +27,10 @@ type Options struct {
 	// Index, when set, holds the feed's offsets instead of memory, so
 	// Open reads no more of the tree than the roots (see Index).
 	Index Index
+	// DeferSigning makes Append leave signatures until one is needed
+	// (sign.go): a stream of single-block appends then costs one Ed25519
+	// signature per Sync or per proof asked for, not one per append.
+	DeferSigning bool
 }
 
 // Feed is one hypercore 9 feed on a Storage. All methods are safe for
@@ -45,6 +49,12 @@ type Feed struct {
 	// readOnly is set when the storage could only be opened for reading
 	// (ReadOnlyLock): nothing is written, not even an open's repairs.
 	readOnly bool
+	// deferSign is Options.DeferSigning (sign.go).
+	deferSign bool
+	// signMu serialises writers of deferred signatures; held across one
+	// Ed25519 signature and one pwrite, never a sync, and never while
+	// taking writeMu or syncMu.
+	signMu sync.Mutex
 
 	// writeMu serialises everything that writes blocks, nodes or
 	// signatures (Append, Put, Clear, Audit). It is held across file
@@ -86,6 +96,10 @@ type Feed struct {
 		verified []uint64
 		// unsynced is set when appended or downloaded data awaits Sync.
 		unsynced bool
+		// signed is a length whose signature is known to be stored (the
+		// recovered length, or the last one signed); with deferSign the
+		// lengths after it may have none yet.
+		signed uint64
 		// changed is closed and replaced on every change (broadcast).
 		changed chan struct{}
 		// subs receive events; see Subscribe.
@@ -188,7 +202,7 @@ func writeAll(f File, b []byte, off int64) error {
 // openLocked opens every file under the held lock; init, when set, writes
 // the key files of a new feed first. On error it releases the lock.
 func openLocked(s Storage, lock io.Closer, opts Options, init func(keyF, skF File) error) (_ *Feed, err error) {
-	f := &Feed{store: s, lock: lock, log: opts.Logger}
+	f := &Feed{store: s, lock: lock, log: opts.Logger, deferSign: opts.DeferSigning}
 	if opts.Index != nil {
 		f.idx.Store(&opts.Index)
 	}

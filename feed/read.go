@@ -317,6 +317,12 @@ func (f *Feed) RootHashes(i uint64) ([]tree.Node, error) {
 // block whose length (slot+1) it signs, as JavaScript's signature(i) does.
 func (f *Feed) Signature(i uint64) (sig []byte, slot uint64, err error) {
 	length := f.Length()
+	if f.deferSign && i < length {
+		// Sign exactly length i+1 if nothing has (sign.go).
+		if err := f.signLength(i+1, nil); err != nil {
+			return nil, 0, err
+		}
+	}
 	const batch = 256
 	buf := make([]byte, batch*signatureSize)
 	for s := i; s < length; s += batch {

@@ -56,6 +56,7 @@ func (f *Feed) recover() error {
 		f.discardPast(length, roots)
 	}
 	f.mu.length = length
+	f.mu.signed = length
 	f.mu.roots = roots
 	f.mu.byteLength = sumSizes(roots)
 	if f.index() != nil {
@@ -224,11 +225,17 @@ func (f *Feed) Sync() error {
 	pages := f.mu.bits.takeDirty()
 	unsynced := f.mu.unsynced
 	f.mu.unsynced = false
+	signLen, roots := f.pendingSignatureLocked()
 	f.mu.Unlock()
 	if !unsynced && pages == nil {
 		return nil
 	}
-	err := f.commit(pages)
+	// The pages commit the length of this moment: its signature goes
+	// first (sign.go).
+	err := f.signLength(signLen, roots)
+	if err == nil {
+		err = f.commit(pages)
+	}
 	if err != nil {
 		f.mu.Lock()
 		f.mu.bits.markDirty(pages)
