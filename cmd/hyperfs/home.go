@@ -239,17 +239,26 @@ func (c *cli) release(f *feed.Feed, err *error) {
 // owner keeps its offsets and tree nodes in the owner's index, so that it
 // holds no per-block table in memory however long it is.
 func openDir(c *cli, dir string) (*feed.Feed, error) {
+	opts, err := dirOptions(c, dir)
+	if err != nil {
+		return nil, err
+	}
+	return openWith(dir, opts)
+}
+
+// dirOptions are the options openDir opens the feed in dir with.
+func dirOptions(c *cli, dir string) (feed.Options, error) {
 	opts := openOptions(c)
 	if key, ok := parseKey(filepath.Base(dir)); ok && c.db != nil {
 		if h, err := c.home(); err == nil && h.holds(dir) {
 			fi, err := c.db.Feed(key[:])
 			if err != nil {
-				return nil, err
+				return opts, err
 			}
 			opts.Index = fi
 		}
 	}
-	return openWith(dir, opts)
+	return opts, nil
 }
 
 func openWith(dir string, opts feed.Options) (*feed.Feed, error) {

@@ -143,7 +143,15 @@ func (o *owner) open(rec index.Feed) (ow *owned, isNew bool, err error) {
 	if !hasFeed(dir) {
 		return nil, false, fmt.Errorf("registered, but %s holds no feed", dir)
 	}
-	f, err := openDir(o.c, dir)
+	opts, err := dirOptions(o.c, dir)
+	if err != nil {
+		return nil, false, err
+	}
+	// The mount appends a block per write(2): signing each would be
+	// most of its cost. A signature is made when a peer's proof, the
+	// background sync or the close needs one (feed/sign.go).
+	opts.DeferSigning = true
+	f, err := openWith(dir, opts)
 	if err != nil {
 		return nil, false, err
 	}
