@@ -99,49 +99,73 @@ func waitComplete(b *testing.B, r *feed.Feed, n uint64) {
 // stop. Sync of the clone is not timed (hypercore 9 does not fsync
 // either).
 func BenchmarkClone(b *testing.B) {
-	for _, c := range []struct {
-		name        string
-		count, size int
-	}{
-		{"100MiB/block=64KiB", 1600, 64 << 10},
-		{"100000/block=1KiB", 100_000, 1 << 10},
-	} {
+	for _, c := range cloneSizes {
 		b.Run(c.name, func(b *testing.B) {
 			src := benchSource(b, c.count, c.size)
 			_, addr := benchSeeder(b, src)
-			n := src.Length()
-			root := b.TempDir()
-			b.SetBytes(int64(c.count * c.size))
-			i := 0
-			for b.Loop() {
-				i++
-				dir := fmt.Sprintf("%s/clone%d", root, i)
-				r, err := feed.CreateReplica(feed.DirStorage{Dir: dir}, src.Key(), feed.Options{})
-				if err != nil {
-					b.Fatal(err)
-				}
-				sw, err := peer.New(peer.Config{})
-				if err != nil {
-					b.Fatal(err)
-				}
-				if err := sw.Add(r, peer.FeedOptions{Full: true, Live: true}); err != nil {
-					b.Fatal(err)
-				}
-				if err := sw.Dial(addr); err != nil {
-					b.Fatal(err)
-				}
-				waitComplete(b, r, n)
-				b.StopTimer()
-				sw.Close()
-				if err := r.Close(); err != nil {
-					b.Fatal(err)
-				}
-				os.RemoveAll(dir)
-				b.StartTimer()
-			}
-			b.ReportMetric(float64(b.N)*float64(n)/b.Elapsed().Seconds(), "blocks/s")
+			benchClone(b, src, addr)
 		})
 	}
+}
+
+// BenchmarkCloneSeeders is BenchmarkClone from two seeders (two Swarms
+// serving the same source feed), so each block can come from either: it
+// shows what asking both peers for the same blocks costs, or what
+// spreading the blocks between them gains.
+func BenchmarkCloneSeeders(b *testing.B) {
+	for _, c := range cloneSizes[:1] {
+		b.Run("seeders=2/"+c.name, func(b *testing.B) {
+			src := benchSource(b, c.count, c.size)
+			_, a1 := benchSeeder(b, src)
+			_, a2 := benchSeeder(b, src)
+			benchClone(b, src, a1, a2)
+		})
+	}
+}
+
+var cloneSizes = []struct {
+	name        string
+	count, size int
+}{
+	{"100MiB/block=64KiB", 1600, 64 << 10},
+	{"100000/block=1KiB", 100_000, 1 << 10},
+}
+
+// benchClone times one full clone of src per op, dialling every address.
+func benchClone(b *testing.B, src *feed.Feed, addrs ...string) {
+	n := src.Length()
+	root := b.TempDir()
+	b.SetBytes(int64(src.ByteLength()))
+	i := 0
+	for b.Loop() {
+		i++
+		dir := fmt.Sprintf("%s/clone%d", root, i)
+		r, err := feed.CreateReplica(feed.DirStorage{Dir: dir}, src.Key(), feed.Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		sw, err := peer.New(peer.Config{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := sw.Add(r, peer.FeedOptions{Full: true, Live: true}); err != nil {
+			b.Fatal(err)
+		}
+		for _, addr := range addrs {
+			if err := sw.Dial(addr); err != nil {
+				b.Fatal(err)
+			}
+		}
+		waitComplete(b, r, n)
+		b.StopTimer()
+		sw.Close()
+		if err := r.Close(); err != nil {
+			b.Fatal(err)
+		}
+		os.RemoveAll(dir)
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(b.N)*float64(n)/b.Elapsed().Seconds(), "blocks/s")
 }
 
 // BenchmarkSparseGet times Get of one random missing block on a sparse
