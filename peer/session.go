@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 
 	"github.com/hyperfs/hyperfs/feed"
@@ -132,7 +133,11 @@ type SessionConfig struct {
 	// when the session starts, and the only names whose channel-0
 	// Extension messages are delivered (TakeExtensions, with a nil Feed).
 	StreamExtensions []string
-	Logger           *slog.Logger
+	// Reservations is shared by the sessions of one Swarm, so that each
+	// block is requested from one peer at a time; nil gives the session
+	// a table of its own.
+	Reservations *Reservations
+	Logger       *slog.Logger
 }
 
 // Session is the replication state of one connection: the deterministic
@@ -146,6 +151,16 @@ type Session struct {
 	cfg         SessionConfig
 	log         *slog.Logger
 	maxInflight int
+	res         *Reservations
+
+	// freed lists the feeds of which this session released blocks it
+	// did not store while another session of the table could want them;
+	// the owner reschedules those (takeFreed). ended is set by End:
+	// nothing is requested, so nothing reserved, after it.
+	freed []*feed.Feed
+	ended bool
+	// received counts Data with a block we asked for, handed to Put.
+	received uint64
 
 	out        []byte             // encoded plaintext frames not yet taken
 	extIn      []ExtensionMessage // received, not yet taken
@@ -201,6 +216,7 @@ type channel struct {
 	hashPending bool                // a hash request for the remote's length is out
 	gets        map[uint64]struct{} // blocks a local Get waits for
 	cursor      uint64              // full mode: lowest block not yet requested
+	claims      *claims             // this channel's reservations; every inflight block is reserved
 
 	extensions       []string // ours, sorted: an extension's id is its position
 	remoteExtensions []string // the remote's, from its last Options
@@ -215,6 +231,7 @@ func NewSession(cfg SessionConfig) *Session {
 		cfg:         cfg,
 		log:         cfg.Logger,
 		maxInflight: cfg.MaxInflight,
+		res:         cfg.Reservations,
 		nextID:      1,
 		local:       map[uint64]*channel{},
 		remote:      map[uint64]*channel{},
@@ -234,6 +251,9 @@ func NewSession(cfg SessionConfig) *Session {
 	}
 	if s.maxInflight <= 0 {
 		s.maxInflight = defaultInflight
+	}
+	if s.res == nil {
+		s.res = NewReservations()
 	}
 	return s
 }
@@ -288,7 +308,7 @@ func (s *Session) send(id uint64, m wire.Message) {
 // Open starts replicating f on this connection (spec 4.7).
 func (s *Session) Open(f *feed.Feed, opts FeedOptions) {
 	dkey := f.DiscoveryKey()
-	if s.byKey[dkey] != nil {
+	if s.byKey[dkey] != nil || s.ended {
 		return
 	}
 	writable := f.Writable()
@@ -317,6 +337,7 @@ func (s *Session) Open(f *feed.Feed, opts FeedOptions) {
 		}
 	}
 	ch.id = s.allocID()
+	ch.claims = s.res.join(dkey)
 	s.local[ch.id] = ch
 	s.byKey[dkey] = ch
 	c := s.cfg.Caps.Capability(f.Key())
@@ -427,6 +448,10 @@ func (s *Session) Close(f *feed.Feed) {
 }
 
 func (s *Session) drop(ch *channel) {
+	if ch.claims.leave() {
+		s.noteFreed(ch.f)
+	}
+	clear(ch.inflight)
 	delete(s.local, ch.id)
 	delete(s.byKey, ch.dkey)
 	if ch.opened {
@@ -573,7 +598,7 @@ func (s *Session) onStatus(ch *channel, m *wire.Status) {
 	if ch.remoteUploading = m.Uploading; !m.Uploading {
 		// It will not answer: forget what is in flight so that another
 		// peer can be asked.
-		clear(ch.inflight)
+		s.unrequest(ch, false, slices.Collect(maps.Keys(ch.inflight))...)
 		ch.hashPending = false
 	}
 	s.schedule(ch)
@@ -661,11 +686,13 @@ func (s *Session) onUnhave(ch *channel, m *wire.Unhave) {
 	end := min(start+min(m.Length, tree.MaxIndex), tree.MaxIndex)
 	ch.remoteHas.remove(start, end)
 	s.version++
+	var gone []uint64
 	for i := range ch.inflight {
 		if i >= start && i < end {
-			delete(ch.inflight, i) // it will not answer these
+			gone = append(gone, i) // it will not answer these
 		}
 	}
+	s.unrequest(ch, false, gone...)
 	s.schedule(ch)
 }
 
@@ -710,40 +737,28 @@ func (s *Session) onRequest(ch *channel, m *wire.Request) {
 }
 
 func (s *Session) onData(ch *channel, m *wire.Data) error {
-	f := ch.f
 	if m.Value != nil {
 		if _, asked := ch.inflight[m.Index]; !asked {
 			// Unrequested pushes are dropped (A16), and the sender is
 			// told we do not have the block.
-			if ch.remoteWant && !f.Has(m.Index) {
+			if ch.remoteWant && !ch.f.Has(m.Index) {
 				s.send(ch.id, wire.Unhave{Start: m.Index, Length: 1})
 			}
 			return nil
 		}
-		delete(ch.inflight, m.Index)
+		s.received++
 	} else {
 		ch.hashPending = false
 	}
-	p := tree.Proof{Block: m.Index, Value: m.Value, HasValue: m.Value != nil, Signature: m.Signature}
-	p.Nodes = make([]tree.Node, len(m.Nodes))
-	for k, n := range m.Nodes {
-		if len(n.Hash) != 32 {
-			return fmt.Errorf("%w: data %d: node %d has a %d-byte hash", ErrProtocol, m.Index, n.Index, len(n.Hash))
-		}
-		p.Nodes[k] = tree.Node{Index: n.Index, Hash: [32]byte(n.Hash), Size: n.Size}
+	stored, err := s.put(ch, m)
+	if m.Value != nil {
+		// Released after Put, not before: until the block is stored no
+		// other session may request it, and from then on they see it
+		// held. A block that did not verify is offered to the others.
+		s.unrequest(ch, stored, m.Index)
 	}
-	if err := f.Put(p); err != nil {
-		switch {
-		case errors.Is(err, feed.ErrFork), errors.Is(err, feed.ErrForkedWriter):
-			s.log.Error("fork detected: the feed's key signed two histories; keeping ours", "feed", fmt.Sprintf("%x", f.Key()[:8]), "err", err)
-			return fmt.Errorf("%w: %w", ErrProtocol, err)
-		case errors.Is(err, tree.ErrInvalidProof):
-			return fmt.Errorf("%w: %w", ErrChecksum, err)
-		}
-		if errors.Is(err, feed.ErrClosed) {
-			return nil
-		}
-		return fmt.Errorf("store block %d from peer: %w", m.Index, err)
+	if err != nil || !stored {
+		return err
 	}
 	delete(ch.gets, m.Index)
 	if ch.remoteAck {
@@ -753,6 +768,86 @@ func (s *Session) onData(ch *channel, m *wire.Data) error {
 	}
 	s.schedule(ch)
 	return nil
+}
+
+// put verifies and stores the block or hash of m. It reports false,
+// without an error, when the feed was closed meanwhile.
+func (s *Session) put(ch *channel, m *wire.Data) (bool, error) {
+	f := ch.f
+	p := tree.Proof{Block: m.Index, Value: m.Value, HasValue: m.Value != nil, Signature: m.Signature}
+	p.Nodes = make([]tree.Node, len(m.Nodes))
+	for k, n := range m.Nodes {
+		if len(n.Hash) != 32 {
+			return false, fmt.Errorf("%w: data %d: node %d has a %d-byte hash", ErrProtocol, m.Index, n.Index, len(n.Hash))
+		}
+		p.Nodes[k] = tree.Node{Index: n.Index, Hash: [32]byte(n.Hash), Size: n.Size}
+	}
+	err := f.Put(p)
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, feed.ErrFork), errors.Is(err, feed.ErrForkedWriter):
+		s.log.Error("fork detected: the feed's key signed two histories; keeping ours", "feed", fmt.Sprintf("%x", f.Key()[:8]), "err", err)
+		return false, fmt.Errorf("%w: %w", ErrProtocol, err)
+	case errors.Is(err, tree.ErrInvalidProof):
+		return false, fmt.Errorf("%w: %w", ErrChecksum, err)
+	case errors.Is(err, feed.ErrClosed):
+		return false, nil
+	}
+	return false, fmt.Errorf("store block %d from peer: %w", m.Index, err)
+}
+
+// unrequest forgets requests of ch's for blocks and gives up their
+// reservations. Unless the blocks are stored, the other sessions that
+// share the table may request them now: the owner learns which feeds to
+// reschedule from takeFreed.
+func (s *Session) unrequest(ch *channel, stored bool, blocks ...uint64) {
+	if len(blocks) == 0 {
+		return
+	}
+	for _, i := range blocks {
+		delete(ch.inflight, i)
+	}
+	if ch.claims.release(stored, blocks...) {
+		s.noteFreed(ch.f)
+	}
+}
+
+func (s *Session) noteFreed(f *feed.Feed) {
+	if !slices.Contains(s.freed, f) {
+		s.freed = append(s.freed, f)
+	}
+}
+
+// takeFreed returns the feeds of which this session released blocks it
+// did not store since the last call: the owner reschedules the other
+// sessions of the table on them (Reschedule), since those may be idle.
+func (s *Session) takeFreed() []*feed.Feed {
+	f := s.freed
+	s.freed = nil
+	return f
+}
+
+// Reschedule makes the requests f's channel can make now: the owner
+// calls it when another session released blocks of f (takeFreed).
+func (s *Session) Reschedule(f *feed.Feed) {
+	if ch := s.byKey[f.DiscoveryKey()]; ch != nil {
+		s.schedule(ch)
+	}
+}
+
+// End gives up every reservation of the session, as its connection is
+// gone, and returns the feeds that other sessions may now request blocks
+// of (as takeFreed). Nothing is sent or requested after.
+func (s *Session) End() []*feed.Feed {
+	s.ended = true
+	for _, ch := range s.local {
+		if ch.claims.leave() {
+			s.noteFreed(ch.f)
+		}
+		clear(ch.inflight)
+	}
+	return s.takeFreed()
 }
 
 // Want asks for block i of f on behalf of a local reader (sparse
@@ -823,7 +918,7 @@ func (s *Session) want(ch *channel, w uint64) {
 
 // schedule sends the requests the channel can make now.
 func (s *Session) schedule(ch *channel) {
-	if !ch.opened || !ch.remoteUploading {
+	if !ch.opened || !ch.remoteUploading || s.ended {
 		return
 	}
 	f := ch.f
@@ -848,11 +943,14 @@ func (s *Session) schedule(ch *channel) {
 			if _, out := ch.inflight[i]; out || len(ch.inflight) >= maxGetsOut+s.maxInflight {
 				continue
 			}
-			if ch.remoteHas.has(i) {
-				s.request(ch, i, false)
-			} else {
+			switch {
+			case !ch.remoteHas.has(i):
 				s.want(ch, i/wantWindow*wantWindow)
+			case ch.claims.reserve(i):
+				s.request(ch, i, false)
 			}
+			// Else another peer was asked: its Data wakes the reader,
+			// and should it not come, the release reschedules us.
 		}
 	}
 	if !ch.full || !ch.downloading {
@@ -864,14 +962,20 @@ func (s *Session) schedule(ch *channel) {
 	for end := ch.remoteHas.end(); ch.nextWant < end && ch.wantsOut < maxWantsOut; ch.nextWant += wantWindow {
 		s.want(ch, ch.nextWant)
 	}
+	if low, ok := ch.claims.takeFreed(); ok {
+		// Another peer gave up blocks it did not deliver; ours may be
+		// among them, behind the cursor. The walk from there skips what
+		// is stored or held at the cost of a bitfield look-up each.
+		ch.cursor = min(ch.cursor, low)
+	}
 	for limit := s.inflightLimit(ch); len(ch.inflight) < limit; {
 		i, ok := ch.remoteHas.next(ch.cursor)
 		if !ok {
 			return
 		}
 		ch.cursor = i + 1
-		if _, out := ch.inflight[i]; out || f.Has(i) {
-			continue
+		if _, out := ch.inflight[i]; out || f.Has(i) || !ch.claims.reserve(i) {
+			continue // held, or requested from another peer
 		}
 		s.request(ch, i, false)
 	}

@@ -88,40 +88,44 @@ func deliver(t *testing.T, out []byte, s *Session) ([]wire.Frame, error) {
 // test unless the caller expects it (use step for that).
 func (n *testNet) pump() {
 	n.t.Helper()
-	for round := 0; ; round++ {
+	for round := 0; n.step(); round++ {
 		if round > 100000 {
 			n.t.Fatal("network does not settle")
 		}
-		moved := false
-		done, cancel := context.WithCancel(context.Background())
-		cancel()
-		for _, s := range n.subs {
-			for {
-				ev, err := s.sub.Next(done)
-				if err != nil {
-					break
-				}
-				for _, ss := range s.sessions {
-					ss.FeedEvent(s.f, ev)
-				}
+	}
+}
+
+// step forwards the feed events queued, then delivers each session's
+// output once; it reports whether any frame moved.
+func (n *testNet) step() bool {
+	n.t.Helper()
+	moved := false
+	done, cancel := context.WithCancel(context.Background())
+	cancel()
+	for _, s := range n.subs {
+		for {
+			ev, err := s.sub.Next(done)
+			if err != nil {
+				break
 			}
-		}
-		for _, l := range n.links {
-			for _, dir := range [][2]*Session{{l.a, l.b}, {l.b, l.a}} {
-				out := dir[0].Output(nil)
-				if len(out) == 0 {
-					continue
-				}
-				moved = true
-				if _, err := deliver(n.t, out, dir[1]); err != nil {
-					n.t.Fatalf("receive: %v", err)
-				}
+			for _, ss := range s.sessions {
+				ss.FeedEvent(s.f, ev)
 			}
-		}
-		if !moved {
-			return
 		}
 	}
+	for _, l := range n.links {
+		for _, dir := range [][2]*Session{{l.a, l.b}, {l.b, l.a}} {
+			out := dir[0].Output(nil)
+			if len(out) == 0 {
+				continue
+			}
+			moved = true
+			if _, err := deliver(n.t, out, dir[1]); err != nil {
+				n.t.Fatalf("receive: %v", err)
+			}
+		}
+	}
+	return moved
 }
 
 // writer creates a writable in-memory feed with n blocks of random sizes,
