@@ -104,6 +104,7 @@ func (c *conn) run(initiator bool) error {
 		Caps:             handshakeCaps{res},
 		MaxInflight:      c.sw.cfg.MaxInflight,
 		StreamExtensions: c.sw.cfg.StreamExtensions,
+		Reservations:     c.sw.res,
 		Logger:           c.sw.log,
 	})
 	if !c.sw.attach(c) {

@@ -40,7 +40,50 @@
 // stage of the pipeline always has work; Config.MaxInflight fixes the
 // count). Live feeds also learn a longer
 // remote length at once by asking for the hash of the last announced
-// block. Appends and downloads are announced to every peer that sent a
+// block.
+//
+// # Reservations: each block asked of one peer
+//
+// The sessions of a Swarm share a Reservations table (reserve.go), JS
+// hypercore 9's feed._reserved: a session reserves a block before it
+// requests it and skips blocks another connection holds, so a clone
+// from N seeders downloads each block once instead of up to N times,
+// and the seeders share the work (the walks interleave, lowest free
+// block first). Sparse gets too: Swarm.Want tells every connection, and
+// the first that can reserve the block asks its peer; the others keep
+// the get and ask only if that reservation is given up unanswered. We
+// do not ask two peers for a block a reader waits on: the second copy
+// would cost a block's transfer and hash for every get to save only the
+// wait for a peer that stalls, and a stalled peer is dropped anyway
+// (IdleTimeout), which releases what it held.
+//
+// A reservation ends when its Data is applied (after feed.Put, so no
+// other session asks for a block while it is being stored; a block
+// that does not verify closes the connection), on Unhave of the block,
+// on Status without uploading, on the remote's Close or our own, and
+// when the connection ends (Session.End, called as the connection is
+// detached; nothing is reserved after it). A block given up without
+// being stored must reach a peer whose full-mode cursor is past it,
+// without a rescan on every message: the release lowers a mark in
+// every other member of the feed's table, which the member's next
+// schedule takes and rewinds its cursor to (a walk over what was
+// skipped since, one bitfield look-up per block held); and since an
+// idle session (all its requests answered, the rest reserved by the
+// leaving peer) receives nothing that would run its schedule, the
+// session that released reports the feed (takeFreed) and the Swarm
+// reschedules every other connection on it, after the applier's hold
+// or the detach, holding one connection's lock at a time.
+//
+// The table's mutex is taken under a conn.mu, never the other way
+// round, and guards in-memory maps only. It holds one entry per block
+// in flight and one member per channel, and a feed's table goes with
+// its last member. The core stays deterministic given the table: a
+// lone Session makes its own, and session tests drive two sessions on
+// one table from one goroutine (reserve_test.go). A peer that stops
+// answering while it still sends keep-alives holds its reservations
+// until it is dropped; JS hypercore drops a peer whose oldest request
+// goes unanswered for its timeout, which we do not yet (end game: the
+// last blocks wait for the slowest peer asked, as in JS). Appends and downloads are announced to every peer that sent a
 // Want, as Have.
 //
 // What the remote may not make us do (TESTING.md section 3): frames over
@@ -119,7 +162,8 @@
 // larger ones, so memory follows the load.
 //
 // Locks: Swarm.mu guards the feed, connection and listener sets and is
-// never held while taking a conn.mu; conn.mu guards the Session (and so
+// never held while taking a conn.mu; Reservations.mu is taken under a
+// conn.mu and takes nothing else; conn.mu guards the Session (and so
 // its output) and is never held across network I/O, though it is held
 // across feed calls (Put, Proof), which do disk I/O; the inbox's mutex
 // guards only its byte count. Stop paths: the first of applier and

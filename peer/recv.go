@@ -204,7 +204,7 @@ func (c *conn) applyLoop(q *inbox) error {
 func (c *conn) apply(batch []inFrame) error {
 	for len(batch) > 0 {
 		c.mu.Lock()
-		v := c.s.Version()
+		v, got := c.s.Version(), c.s.received
 		n := 0
 		var err error
 		for n < len(batch) && err == nil {
@@ -218,8 +218,11 @@ func (c *conn) apply(batch []inFrame) error {
 		changed := c.s.Version() != v
 		wake := c.s.Pending() > 0
 		exts, acks := c.s.TakeExtensions(), c.s.TakeAcks()
+		freed := c.s.takeFreed()
+		c.sw.received.Add(c.s.received - got)
 		c.mu.Unlock()
 		c.sw.deliver(c.remote, exts, acks)
+		c.sw.reschedule(c, freed)
 		if err != nil {
 			return err
 		}

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hyperfs/hyperfs/feed"
@@ -78,6 +79,14 @@ type Swarm struct {
 	conns     map[*conn]struct{}
 	listeners []net.Listener
 	updated   chan struct{} // closed and replaced when a remote announces
+
+	// res is shared by every connection's session, so that each block
+	// is requested from one peer at a time; it has its own lock.
+	res *Reservations
+	// received counts Data with a block we asked for, over all
+	// connections: tests check that a clone from several peers gets
+	// each block once.
+	received atomic.Uint64
 }
 
 type member struct {
@@ -96,7 +105,7 @@ const maxGets = 4096
 
 // New returns a Swarm with no feeds and no connections.
 func New(cfg Config) (*Swarm, error) {
-	s := &Swarm{cfg: cfg, log: cfg.Logger, static: cfg.Static, feeds: map[[32]byte]*member{}, conns: map[*conn]struct{}{}, updated: make(chan struct{})}
+	s := &Swarm{cfg: cfg, log: cfg.Logger, static: cfg.Static, feeds: map[[32]byte]*member{}, conns: map[*conn]struct{}{}, updated: make(chan struct{}), res: NewReservations()}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -403,10 +412,40 @@ func (s *Swarm) attach(c *conn) bool {
 	return true
 }
 
+// detach unregisters a connection that ended, gives up its sessions's
+// reservations and reschedules the other connections on the blocks it
+// had requested, so another peer picks them up at once.
 func (s *Swarm) detach(c *conn) {
 	s.mu.Lock()
 	delete(s.conns, c)
 	s.mu.Unlock()
+	c.mu.Lock()
+	freed := c.s.End()
+	c.mu.Unlock()
+	s.reschedule(c, freed)
+}
+
+// reschedule tells every connection but from that blocks of feeds were
+// given up unstored: a session whose requests are all answered waits
+// for nothing else that would make it look again. It takes each
+// connection's lock in turn, holding no other.
+func (s *Swarm) reschedule(from *conn, feeds []*feed.Feed) {
+	if len(feeds) == 0 {
+		return
+	}
+	s.mu.Lock()
+	conns := s.connList()
+	s.mu.Unlock()
+	for _, c := range conns {
+		if c == from {
+			continue
+		}
+		c.do(func(ss *Session) {
+			for _, f := range feeds {
+				ss.Reschedule(f)
+			}
+		})
+	}
 }
 
 // Listen accepts peers on addr until Close and returns the address it

@@ -291,3 +291,94 @@ func TestSwarmAcksAndStreamExtensions(t *testing.T) {
 		t.Errorf("stream messages from %v, want hello:0 and hello:1 from the two replicas", from)
 	}
 }
+
+// received is what each of sw's connections has received of the blocks
+// it requested.
+func received(sw *Swarm) []uint64 {
+	sw.mu.Lock()
+	conns := sw.connList()
+	sw.mu.Unlock()
+	var n []uint64
+	for _, c := range conns {
+		c.mu.Lock()
+		n = append(n, c.s.received)
+		c.mu.Unlock()
+	}
+	return n
+}
+
+// swarmTwoSeeders starts two swarms seeding w and a full replica of w
+// dialling both; it returns the seeders and the cloner.
+func swarmTwoSeeders(t *testing.T, w *feed.Feed, cfg Config) (s1, s2, c *Swarm, r *feed.Feed) {
+	t.Helper()
+	r = replica(t, w)
+	s1, s2 = newTestSwarm(t), newTestSwarm(t)
+	c, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	if err := c.Add(r, FeedOptions{Full: true, Live: true}); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []*Swarm{s1, s2} {
+		if err := s.Add(w, FeedOptions{Live: true}); err != nil {
+			t.Fatal(err)
+		}
+		addr, err := s.Listen("127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Dial(addr.String()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return s1, s2, c, r
+}
+
+// A full clone from two seeders over TCP downloads every block once in
+// all (each is requested from one seeder at a time), live appends too.
+func TestSwarmTwoSeedersOnce(t *testing.T) {
+	checkNoLeak(t)
+	rng := rand.New(rand.NewPCG(43, 44))
+	w := writer(t, rng, 3000)
+	_, _, c, r := swarmTwoSeeders(t, w, Config{})
+	complete := func() bool { return r.Length() == w.Length() && r.Downloaded(0, w.Length()) == w.Length() }
+	waitFor(t, r, "the clone", complete)
+	for range 5 {
+		appendRandom(t, rng, w, 1+rng.IntN(50))
+		waitFor(t, r, "a live append", complete)
+	}
+	sameBlocks(t, w, r, all)
+	if got := c.received.Load(); got != w.Length() {
+		t.Fatalf("%d blocks received for %d blocks (per connection %v), want each once", got, w.Length(), received(c))
+	}
+	t.Logf("blocks per seeder: %v", received(c))
+}
+
+// One of two seeders goes away mid-clone: the blocks it was asked for
+// are asked of the other, and the clone completes, each block received
+// once.
+func TestSwarmSeederLeaves(t *testing.T) {
+	checkNoLeak(t)
+	rng := rand.New(rand.NewPCG(45, 46))
+	w := writer(t, rng, 3000)
+	// Few requests in flight, so that the clone is still going when
+	// both seeders have served some.
+	s1, _, c, r := swarmTwoSeeders(t, w, Config{MaxInflight: 4})
+	waitFor(t, r, "blocks from both seeders", func() bool {
+		n := received(c)
+		return len(n) == 2 && n[0] > 0 && n[1] > 0
+	})
+	if r.Downloaded(0, w.Length()) == w.Length() {
+		t.Fatal("the clone finished before a seeder could leave")
+	}
+	s1.Close()
+	waitFor(t, r, "the clone from the other seeder", func() bool {
+		return r.Length() == w.Length() && r.Downloaded(0, w.Length()) == w.Length()
+	})
+	sameBlocks(t, w, r, all)
+	if got := c.received.Load(); got != w.Length() {
+		t.Fatalf("%d blocks received for %d blocks, want each once", got, w.Length())
+	}
+}
