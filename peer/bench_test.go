@@ -111,7 +111,11 @@ func BenchmarkClone(b *testing.B) {
 // BenchmarkCloneSeeders is BenchmarkClone from two seeders (two Swarms
 // serving the same source feed), so each block can come from either: it
 // shows what asking both peers for the same blocks costs, or what
-// spreading the blocks between them gains.
+// spreading the blocks between them gains. 2 shared cores, Linux,
+// 6.18, go1.26.8, 2026-11-24, -benchtime 3x, interleaved (ns/op): before the
+// reservation (31b1837) 888M and 919M, every block asked of both;
+// with it (fd28bf3) 535M and 510M, about the one-seeder clone's
+// 491M-510M, which it did not change.
 func BenchmarkCloneSeeders(b *testing.B) {
 	for _, c := range cloneSizes[:1] {
 		b.Run("seeders=2/"+c.name, func(b *testing.B) {
