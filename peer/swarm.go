@@ -224,8 +224,10 @@ func (s *Swarm) forward(ctx context.Context, f *feed.Feed, sub *feed.Subscriptio
 	}
 }
 
-// Want implements feed.Fetcher: every peer is asked for block i, and the
-// first verified answer wakes the reader.
+// Want implements feed.Fetcher: every connection learns that block i is
+// wanted, and the first that can reserve it asks its peer (the others
+// ask only if that reservation ends unanswered); the verified answer
+// wakes the reader.
 func (s *Swarm) Want(f *feed.Feed, i uint64) {
 	s.mu.Lock()
 	if m := s.feeds[f.DiscoveryKey()]; m != nil {
