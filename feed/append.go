@@ -85,8 +85,8 @@ func (f *Feed) Append(blocks ...[]byte) error {
 	end := byteLength
 	// With an index the offsets live there, not in memory.
 	contiguous := uint64(len(f.mu.ends)) == length && f.index() == nil
-	for i, l := range leaves {
-		bits.SetBlock(length+uint64(i), true)
+	bits.setBlocks(length, length+n)
+	for _, l := range leaves {
 		end += l.Size
 		if contiguous {
 			f.mu.ends = append(f.mu.ends, end)
