@@ -2,20 +2,10 @@ package feed
 
 import (
 	"fmt"
-	"runtime"
-	"sync"
 
 	"github.com/hyperfs/hyperfs/index"
 	"github.com/hyperfs/hyperfs/tree"
 )
-
-// parallelHashBytes is the batch size above which leaf hashes are computed
-// on several cores; below it goroutine start-up costs more than it saves.
-const parallelHashBytes = 64 << 10
-
-// overlapWriteBytes is the batch size above which the data write runs on
-// its own goroutine while the leaves are hashed.
-const overlapWriteBytes = 32 << 10
 
 // Append adds blocks to a writable feed as one batch with one signature,
 // laid out exactly as JavaScript hypercore 9 lays it out (spec 3.8). The
@@ -44,6 +34,7 @@ func (f *Feed) Append(blocks ...[]byte) error {
 	closed := f.mu.closed
 	length, byteLength := f.mu.length, f.mu.byteLength
 	roots := append([]tree.Node(nil), f.mu.roots...)
+	ends := f.mu.ends
 	f.mu.RUnlock()
 	if closed {
 		return ErrClosed
@@ -54,28 +45,27 @@ func (f *Feed) Append(blocks ...[]byte) error {
 	// Written even when empty: JavaScript creates the data file on the
 	// first append, and its audit fails every block of a feed without one.
 	var dataErr error
-	var wg sync.WaitGroup
 	writeData := func() { dataErr = writeBlocks(f.data, blocks, int64(byteLength)) }
-	if total >= overlapWriteBytes {
-		wg.Go(writeData)
-	} else {
-		writeData()
+	// When the in-memory offsets need more room, the copy into a larger
+	// table is made beside the hashing too: for a long feed it costs more
+	// than the rest of the batch's publishing under f.mu. Only holders of
+	// writeMu change ends, so the snapshot stays current.
+	n := uint64(len(blocks))
+	var grown []uint64
+	growEnds := func() {
+		if uint64(len(ends)) == length && uint64(cap(ends)-len(ends)) < n {
+			// Doubling: fewer copies of a table that only grows.
+			grown = make([]uint64, len(ends), max(2*cap(ends), len(ends)+int(n)))
+			copy(grown, ends)
+		}
 	}
-	leaves := hashLeaves(length, blocks, total)
-	nodes, roots := grow(roots, leaves)
-	var sig []byte
-	if !f.deferSign {
-		sig = tree.Sign(f.secretKey, roots, length+uint64(len(blocks)))
-	}
-	wg.Wait()
-	if dataErr != nil {
-		return fmt.Errorf("append to feed %x at block %d: write data: %w", f.key[:8], length, dataErr)
-	}
-	if err := f.writeTree(length, len(blocks), nodes, sig); err != nil {
+	span := hashBatch(length, blocks, total, writeData, growEnds)
+	nodes, roots := grow(roots, length, span)
+	sig, err := f.writeRecords(length, len(blocks), nodes, roots, total >= shareBytes, dataErr)
+	if err != nil {
 		return fmt.Errorf("append to feed %x at block %d: %w", f.key[:8], length, err)
 	}
 
-	n := uint64(len(blocks))
 	f.mu.Lock()
 	bits := f.mu.bits
 	var scratch []uint64
@@ -85,9 +75,12 @@ func (f *Feed) Append(blocks ...[]byte) error {
 	end := byteLength
 	// With an index the offsets live there, not in memory.
 	contiguous := uint64(len(f.mu.ends)) == length && f.index() == nil
+	if contiguous && grown != nil {
+		f.mu.ends = grown
+	}
 	bits.setBlocks(length, length+n)
-	for _, l := range leaves {
-		end += l.Size
+	for _, b := range blocks {
+		end += uint64(len(b))
 		if contiguous {
 			f.mu.ends = append(f.mu.ends, end)
 		}
@@ -103,68 +96,59 @@ func (f *Feed) Append(blocks ...[]byte) error {
 	f.notifyLocked(Event{Kind: EventAppend, Start: length, End: length + n})
 	f.mu.Unlock()
 	if f.index() != nil {
-		spans := make([]index.BlockSpan, len(leaves))
+		spans := make([]index.BlockSpan, len(blocks))
 		end := byteLength
-		for i, l := range leaves {
-			spans[i] = index.BlockSpan{Index: length + uint64(i), Start: end, End: end + l.Size}
-			end += l.Size
+		for i, b := range blocks {
+			spans[i] = index.BlockSpan{Index: length + uint64(i), Start: end, End: end + uint64(len(b))}
+			end += uint64(len(b))
 		}
 		f.indexed(spans, nodes)
 	}
 	return nil
 }
 
-// hashLeaves computes the leaf nodes of a batch starting at block first.
-func hashLeaves(first uint64, blocks [][]byte, total int) []tree.Node {
-	leaves := make([]tree.Node, len(blocks))
-	workers := min(runtime.GOMAXPROCS(0), len(blocks))
-	if total < parallelHashBytes || workers < 2 {
-		for i, b := range blocks {
-			leaves[i] = tree.Leaf(first+uint64(i), b)
+// writeRecords signs the new roots (unless signing is deferred) and
+// writes the batch's tree records, then the signature, once the data
+// write has succeeded (dataErr is its result). With shared set the tree
+// write is offered to the helpers while the caller signs, the longer of
+// the two; the files still see data, tree, signature in that order.
+func (f *Feed) writeRecords(length uint64, count int, nodes, roots []tree.Node, shared bool, dataErr error) (sig []byte, err error) {
+	var treeErr error
+	records := func(uint64) {
+		if dataErr != nil {
+			treeErr = fmt.Errorf("write data: %w", dataErr)
+			return
 		}
-		return leaves
+		treeErr = f.writeTree(length, count, nodes)
 	}
-	// Workers take interleaved blocks, which balances uneven sizes well
-	// enough; each writes only its own slots.
-	var wg sync.WaitGroup
-	for w := range workers {
-		wg.Go(func() {
-			for i := w; i < len(blocks); i += workers {
-				leaves[i] = tree.Leaf(first+uint64(i), blocks[i])
-			}
-		})
+	var writing *job
+	if shared {
+		writing = offer(1, records)
+	} else {
+		records(0)
 	}
-	wg.Wait()
-	return leaves
+	if !f.deferSign {
+		sig = tree.Sign(f.secretKey, roots, length+uint64(count))
+	}
+	if writing != nil {
+		writing.finish()
+	}
+	err = treeErr
+	if err != nil || sig == nil {
+		return sig, err
+	}
+	slot := length + uint64(count) - 1
+	if err := writeAll(f.sigs, sig, signatureOffset(slot)); err != nil {
+		return nil, fmt.Errorf("write signature %d: %w", slot, err)
+	}
+	return sig, nil
 }
 
-// grow adds leaves to a tree with the given roots, merging roots as they
-// become siblings (the merkle generator), and returns every new node in
-// order and the new roots.
-func grow(roots, leaves []tree.Node) (nodes, newRoots []tree.Node) {
-	nodes = make([]tree.Node, 0, 2*len(leaves))
-	for _, l := range leaves {
-		nodes = append(nodes, l)
-		roots = append(roots, l)
-		for len(roots) > 1 {
-			a, b := roots[len(roots)-2], roots[len(roots)-1]
-			if tree.Sibling(b.Index) != a.Index {
-				break
-			}
-			p := tree.ParentOf(a, b)
-			nodes = append(nodes, p)
-			roots = append(roots[:len(roots)-2], p)
-		}
-	}
-	return nodes, roots
-}
-
-// writeTree writes a batch's tree records and signature (none when sig is
-// nil: signing is deferred). Records in
-// [2L, 2L+2n-1) go out as one write with zeros for parents that are not
-// complete yet, as JavaScript writes them; completed parents left of that
-// range are written one by one.
-func (f *Feed) writeTree(length uint64, count int, nodes []tree.Node, sig []byte) error {
+// writeTree writes a batch's tree records. Records in [2L, 2L+2n-1) go
+// out as one write with zeros for parents that are not complete yet, as
+// JavaScript writes them; completed parents left of that range are
+// written one by one.
+func (f *Feed) writeTree(length uint64, count int, nodes []tree.Node) error {
 	first := 2 * length
 	span := make([]byte, (2*uint64(count)-1)*nodeSize)
 	for _, n := range nodes {
@@ -180,13 +164,6 @@ func (f *Feed) writeTree(length uint64, count int, nodes []tree.Node, sig []byte
 	}
 	if err := writeAll(f.treeF, span, nodeOffset(first)); err != nil {
 		return fmt.Errorf("write tree nodes from %d: %w", first, err)
-	}
-	if sig == nil {
-		return nil
-	}
-	slot := length + uint64(count) - 1
-	if err := writeAll(f.sigs, sig, signatureOffset(slot)); err != nil {
-		return fmt.Errorf("write signature %d: %w", slot, err)
 	}
 	return nil
 }

@@ -1,0 +1,125 @@
+package feed
+
+import (
+	"math/bits"
+	"runtime"
+	"sync"
+
+	"github.com/hyperfs/hyperfs/tree"
+)
+
+// shareBytes is the batch size from which Append shares its work with
+// the helpers (append_share.go): the data write beside the leaf hashes,
+// which are taken in chunks. Below it the caller does all of it. 32 KiB
+// is where overlapping the data write began to pay before the helpers;
+// it was not tuned again.
+const shareBytes = 32 << 10
+
+// chunkBytes is about how much data a chunk of leaves holds. A chunk is a
+// run of blocks aligned to a power of two, so whoever hashes it also
+// hashes the parents inside it; only parents over several chunks are left
+// for the serial grow. Smaller chunks balance the cores better (the data
+// write is one task among them), larger ones leave grow fewer parents.
+const chunkBytes = 8 << 10
+
+// leafHashers spares each chunk an allocated hasher.
+var leafHashers = sync.Pool{New: func() any { return tree.NewLeafHasher() }}
+
+// hashBatch hashes the blocks of a batch starting at block first and the
+// parents whose subtrees lie inside the batch (inside one chunk, for a
+// shared batch), while each of beside runs as one more task, the first
+// of them first. The result holds node 2*first+k at index k (a leaf at
+// every even k); a parent slot that was not computed keeps a zero Index,
+// which no parent has.
+func hashBatch(first uint64, blocks [][]byte, total int, beside ...func()) []tree.Node {
+	span := make([]tree.Node, 2*len(blocks)-1)
+	n := uint64(len(blocks))
+	workers := uint64(runtime.GOMAXPROCS(0))
+	if total < shareBytes || workers < 2 {
+		for _, fn := range beside {
+			fn()
+		}
+		lh := leafHashers.Get().(*tree.LeafHasher)
+		hashRange(lh, first, blocks, span, first, first+n)
+		leafHashers.Put(lh)
+		return span
+	}
+	chunk := chunkSize(n, uint64(total), workers)
+	base := first &^ (chunk - 1)
+	chunks := (first + n - base + chunk - 1) / chunk
+	// The beside tasks (the data write, the longest) go first so that the
+	// chunks balance around them. Each chunk writes only its own slots;
+	// share returns after all.
+	nb := uint64(len(beside))
+	share(nb+chunks, func(k uint64) {
+		if k < nb {
+			beside[k]()
+			return
+		}
+		k -= nb
+		lo := max(first, base+k*chunk)
+		hi := min(first+n, base+(k+1)*chunk)
+		lh := leafHashers.Get().(*tree.LeafHasher)
+		hashRange(lh, first, blocks, span, lo, hi)
+		leafHashers.Put(lh)
+	})
+	return span
+}
+
+// chunkSize is the chunk length in blocks: a power of two near chunkBytes
+// of data, small enough to leave each worker several chunks to balance.
+func chunkSize(n, total, workers uint64) uint64 {
+	c := max(1, chunkBytes*n/max(total, 1))
+	c = min(c, max(1, n/(4*workers)))
+	return 1 << (63 - bits.LeadingZeros64(c)) // round down to a power of two
+}
+
+// hashRange hashes blocks [lo, hi) of a batch starting at block first into
+// span, with the parents whose subtrees lie inside the range: the merkle
+// generator of grow, run on the range alone.
+func hashRange(lh *tree.LeafHasher, first uint64, blocks [][]byte, span []tree.Node, lo, hi uint64) {
+	base := 2 * first
+	var stack [65]uint64 // indexes of the range's roots; 64 levels at most
+	top := 0
+	for b := lo; b < hi; b++ {
+		leaf := lh.Leaf(b, blocks[b-first])
+		span[leaf.Index-base] = leaf
+		stack[top] = leaf.Index
+		top++
+		for top > 1 && tree.Sibling(stack[top-1]) == stack[top-2] {
+			p := tree.ParentOf(span[stack[top-2]-base], span[stack[top-1]-base])
+			span[p.Index-base] = p
+			top--
+			stack[top-1] = p.Index
+		}
+	}
+}
+
+// grow adds the leaves of a hashed batch (from hashBatch) to a tree with
+// the given roots, merging roots as they become siblings (the merkle
+// generator), and returns every new node in order and the new roots.
+// Parents hashBatch computed are taken from span; the others (over chunks,
+// or over old roots) are hashed here.
+func grow(roots []tree.Node, first uint64, span []tree.Node) (nodes, newRoots []tree.Node) {
+	base := 2 * first
+	nodes = make([]tree.Node, 0, len(span)+len(roots))
+	for k := 0; k < len(span); k += 2 {
+		nodes = append(nodes, span[k])
+		roots = append(roots, span[k])
+		for len(roots) > 1 {
+			a, b := roots[len(roots)-2], roots[len(roots)-1]
+			if tree.Sibling(b.Index) != a.Index {
+				break
+			}
+			var p tree.Node
+			if i := tree.Parent(a.Index); i >= base && span[i-base].Index == i {
+				p = span[i-base]
+			} else {
+				p = tree.ParentOf(a, b)
+			}
+			nodes = append(nodes, p)
+			roots = append(roots[:len(roots)-2], p)
+		}
+	}
+	return nodes, roots
+}
