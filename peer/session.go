@@ -217,6 +217,7 @@ type channel struct {
 	gets        map[uint64]struct{} // blocks a local Get waits for
 	cursor      uint64              // full mode: lowest block not yet requested
 	claims      *claims             // this channel's reservations; every inflight block is reserved
+	quiet       int                 // Ticks since a block request was answered or made with none out (timeout.go)
 
 	extensions       []string // ours, sorted: an extension's id is its position
 	remoteExtensions []string // the remote's, from its last Options
@@ -747,6 +748,7 @@ func (s *Session) onData(ch *channel, m *wire.Data) error {
 			return nil
 		}
 		s.received++
+		ch.quiet = 0 // an answer: the request clock restarts
 	} else {
 		ch.hashPending = false
 	}
@@ -999,6 +1001,9 @@ func (s *Session) request(ch *channel, i uint64, hash bool) {
 	f := ch.f
 	digest := tree.Digest(f, 2*i, 2*f.Length()+2)
 	if !hash {
+		if len(ch.inflight) == 0 {
+			ch.quiet = 0 // the request clock starts
+		}
 		ch.inflight[i] = struct{}{}
 	}
 	s.send(ch.id, wire.Request{Index: i, Hash: hash, Nodes: digest})
