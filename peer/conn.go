@@ -175,6 +175,14 @@ func (c *conn) writeLoop(w io.Writer) error {
 	keepAliveInterval := c.sw.idle / 2
 	keepAlive := time.NewTicker(keepAliveInterval)
 	defer keepAlive.Stop()
+	// The request timeout's clock (timeout.go) ticks here, beside the
+	// keep-alive's, so that it needs no goroutine of its own.
+	var requests <-chan time.Time
+	if c.sw.reqTimeout > 0 {
+		t := time.NewTicker(requestTick(c.sw.reqTimeout))
+		defer t.Stop()
+		requests = t.C
+	}
 	var buf []byte
 	for {
 		idle := false
@@ -182,6 +190,11 @@ func (c *conn) writeLoop(w io.Writer) error {
 		case <-c.wake:
 		case <-keepAlive.C:
 			idle = true
+		case <-requests:
+			if err := c.checkRequests(); err != nil {
+				return err
+			}
+			continue
 		case <-c.done:
 			return nil
 		case <-c.sw.ctx.Done():

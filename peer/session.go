@@ -717,7 +717,8 @@ func (s *Session) onRequest(ch *channel, m *wire.Request) {
 	if err != nil {
 		if !errors.Is(err, feed.ErrNotAvailable) {
 			// Corrupt or unreadable here: the peer must not get it, and
-			// it will ask someone else when its request times out.
+			// it will ask someone else when its request times out (which
+			// drops this connection, as JS does).
 			s.log.Warn("not serving block", "feed", fmt.Sprintf("%x", ch.f.Key()[:8]), "block", i, "err", err)
 		}
 		return

@@ -31,6 +31,14 @@ type Config struct {
 	// default (spec 4.4). Below 10 s, JS's keep-alive interval, idle JS
 	// peers are dropped, so only tests set it lower.
 	IdleTimeout time.Duration
+	// RequestTimeout drops a peer that leaves our block requests on a
+	// feed unanswered for this long (between it and 1.25 times it, as
+	// the clock ticks), so that the blocks reserved for it are asked of
+	// another peer; Data answering any of them restarts the clock, and
+	// keep-alives do not. 0 means IdleTimeout (20 s by default): JS
+	// hypercore 9 times requests out with its stream's timeout, the
+	// same 20 s; below 0, never.
+	RequestTimeout time.Duration
 	// StreamExtensions are stream-level extension names (spec 4.9):
 	// messages about the connection rather than a feed, as JS's
 	// protocol.registerExtension. They are announced to every peer when
@@ -70,6 +78,9 @@ type Swarm struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+
+	// reqTimeout is Config.RequestTimeout or its default; 0 for never.
+	reqTimeout time.Duration
 
 	// mu guards feeds, conns and listeners; never held while calling
 	// into a connection's session (conn.mu is taken after mu is
@@ -111,6 +122,12 @@ func New(cfg Config) (*Swarm, error) {
 	}
 	if s.idle = cfg.IdleTimeout; s.idle <= 0 {
 		s.idle = defaultIdleTimeout
+	}
+	switch s.reqTimeout = cfg.RequestTimeout; {
+	case s.reqTimeout == 0:
+		s.reqTimeout = s.idle
+	case s.reqTimeout < 0:
+		s.reqTimeout = 0
 	}
 	if s.static == (handshake.KeyPair{}) {
 		kp, err := handshake.GenerateKeyPair(nil)

@@ -2,6 +2,8 @@ package peer
 
 import (
 	"errors"
+	"fmt"
+	"time"
 
 	"github.com/hyperfs/hyperfs/feed"
 )
@@ -73,4 +75,28 @@ func (s *Session) forgetStored(ch *channel) bool {
 	ch.quiet = 0
 	s.schedule(ch)
 	return true
+}
+
+// checkRequests ticks the session's request clock (see Tick) and, if a
+// feed's requests are stalled, logs it once and returns the error that
+// ends the connection.
+func (c *conn) checkRequests() error {
+	c.mu.Lock()
+	f, n := c.s.Tick()
+	wake := c.s.Pending() > 0
+	c.mu.Unlock()
+	if wake {
+		signal(c.wake)
+	}
+	if f == nil {
+		return nil
+	}
+	key := fmt.Sprintf("%x", f.Key()[:8])
+	c.sw.log.Warn("peer stopped answering requests; dropping it", "addr", c.addr, "feed", key, "requests", n, "timeout", c.sw.reqTimeout)
+	return fmt.Errorf("%w: %d requests for feed %s unanswered for %v", ErrRequestTimeout, n, key, c.sw.reqTimeout)
+}
+
+// requestTick is the period of checkRequests for a request timeout d.
+func requestTick(d time.Duration) time.Duration {
+	return max(d/requestTicks, time.Millisecond)
 }

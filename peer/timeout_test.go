@@ -1,15 +1,23 @@
 package peer
 
 import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/hyperfs/hyperfs/feed"
 	"github.com/hyperfs/hyperfs/peer/wire"
 )
 
 // The request timeout (timeout.go; TESTING.md A18, for a peer that is
-// alive but does not answer), on the deterministic core, whose clock is
-// Tick.
+// alive but does not answer), first on the deterministic core, whose
+// clock is Tick, then on real sockets.
 
 // ticks calls Tick n times and returns the last result.
 func ticks(s *Session, n int) (*feed.Feed, int) {
@@ -91,4 +99,306 @@ func TestTickStalled(t *testing.T) {
 			}
 		})
 	}
+}
+
+// fakeSeeder plays a seeder of w dialled into a swarm's listener: it
+// does the handshake, opens w, announces every block with one Have,
+// sends a keep-alive every 50 ms, and answers block Requests, oldest
+// first, one per answerEvery, or never if answerEvery is 0.
+type fakeSeeder struct {
+	t  *testing.T
+	p  *fakePeer
+	w  *feed.Feed
+	wg sync.WaitGroup
+
+	mu        sync.Mutex
+	requested []*wire.Request // block requests received, in order
+	answered  int             // how many of them were answered
+	firstAt   time.Time       // when the first block request arrived
+
+	first  chan struct{} // closed at the first block request
+	closed chan struct{} // closed when the swarm ends the connection
+	endAt  time.Time     // when; set before closed
+}
+
+func startFakeSeeder(t *testing.T, addr net.Addr, w *feed.Feed, answerEvery time.Duration) *fakeSeeder {
+	t.Helper()
+	fs := &fakeSeeder{t: t, p: dialFake(t, addr), w: w, first: make(chan struct{}), closed: make(chan struct{})}
+	fs.p.write(frames(fs.p.open(w), &wire.Have{Start: 0, Length: w.Length()}))
+	fs.wg.Add(2)
+	go fs.read()
+	go fs.send(answerEvery)
+	// Cleanups run last first: the connection closes, then both
+	// goroutines end.
+	t.Cleanup(fs.wg.Wait)
+	t.Cleanup(func() { fs.p.nc.Close() })
+	return fs
+}
+
+// read collects block requests until the connection ends.
+func (fs *fakeSeeder) read() {
+	defer fs.wg.Done()
+	for {
+		fr, err := fs.p.next()
+		if err != nil {
+			fs.endAt = time.Now()
+			close(fs.closed)
+			return
+		}
+		if fr.KeepAlive || fr.Type != wire.TypeRequest {
+			continue
+		}
+		m, err := wire.Decode(fr.Type, fr.Body)
+		if err != nil {
+			continue
+		}
+		if req := m.(*wire.Request); !req.Hash {
+			fs.mu.Lock()
+			fs.requested = append(fs.requested, req)
+			if len(fs.requested) == 1 {
+				fs.firstAt = time.Now()
+				close(fs.first)
+			}
+			fs.mu.Unlock()
+		}
+	}
+}
+
+// send is the fake's only writer after the start: keep-alives, and the
+// answers if it gives any.
+func (fs *fakeSeeder) send(answerEvery time.Duration) {
+	defer fs.wg.Done()
+	alive := time.NewTicker(50 * time.Millisecond)
+	defer alive.Stop()
+	var answer <-chan time.Time
+	if answerEvery > 0 {
+		tk := time.NewTicker(answerEvery)
+		defer tk.Stop()
+		answer = tk.C
+	}
+	for {
+		b := []byte{0}
+		select {
+		case <-fs.closed:
+			return
+		case <-alive.C:
+		case <-answer:
+			b = fs.nextAnswer()
+		}
+		if _, err := fs.p.sec.Write(b); err != nil {
+			return
+		}
+	}
+}
+
+// nextAnswer is the Data for the oldest unanswered request, or a
+// keep-alive if none is waiting.
+func (fs *fakeSeeder) nextAnswer() []byte {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	if fs.answered == len(fs.requested) {
+		return []byte{0}
+	}
+	req := fs.requested[fs.answered]
+	fs.answered++
+	p, err := fs.w.Proof(req.Index, false, req.Nodes, nil)
+	if err != nil {
+		return []byte{0}
+	}
+	return frames(toData(p))
+}
+
+// waitFirst waits for the first block request and returns its block.
+func (fs *fakeSeeder) waitFirst() uint64 {
+	fs.t.Helper()
+	select {
+	case <-fs.first:
+	case <-time.After(patience):
+		fs.t.Fatal("the swarm asked the fake seeder for nothing")
+	}
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	return fs.requested[0].Index
+}
+
+// waitClosed waits until the swarm ends the connection and returns how
+// long after the first block request it did.
+func (fs *fakeSeeder) waitClosed() time.Duration {
+	fs.t.Helper()
+	select {
+	case <-fs.closed:
+	case <-time.After(patience):
+		fs.t.Fatal("the swarm kept the stalling peer")
+	}
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	return fs.endAt.Sub(fs.firstAt)
+}
+
+// timeoutLog counts, by the peer's address, the request timeouts a
+// Swarm logs.
+type timeoutLog struct {
+	mu    sync.Mutex
+	addrs map[string]int
+}
+
+func (l *timeoutLog) Enabled(context.Context, slog.Level) bool { return true }
+func (l *timeoutLog) WithAttrs([]slog.Attr) slog.Handler       { return l }
+func (l *timeoutLog) WithGroup(string) slog.Handler            { return l }
+func (l *timeoutLog) Handle(_ context.Context, r slog.Record) error {
+	if r.Message != "peer stopped answering requests; dropping it" {
+		return nil
+	}
+	r.Attrs(func(a slog.Attr) bool {
+		if a.Key == "addr" {
+			l.mu.Lock()
+			l.addrs[a.Value.String()]++
+			l.mu.Unlock()
+		}
+		return true
+	})
+	return nil
+}
+
+func (l *timeoutLog) count(addr string) (n, all int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, k := range l.addrs {
+		all += k
+	}
+	return l.addrs[addr], all
+}
+
+// cloner is a swarm replicating r with opts and a request timeout d,
+// listening on loopback; it returns the swarm, its address and its log.
+func cloner(t *testing.T, r *feed.Feed, opts FeedOptions, d time.Duration) (*Swarm, net.Addr, *timeoutLog) {
+	t.Helper()
+	log := &timeoutLog{addrs: map[string]int{}}
+	c := swarmWith(t, Config{RequestTimeout: d, Logger: slog.New(log)}, r, opts)
+	addr, err := c.Listen("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, addr, log
+}
+
+// honestSeeder is a swarm seeding w that dials addr.
+func honestSeeder(t *testing.T, w *feed.Feed, addr net.Addr) {
+	t.Helper()
+	s := swarmWith(t, Config{}, w, FeedOptions{Live: true})
+	if err := s.Dial(addr.String()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// checkDropped checks that the fake seeder was dropped for the timeout,
+// not before it, and that the timeout was logged once, with its address.
+func checkDropped(t *testing.T, fs *fakeSeeder, log *timeoutLog, d time.Duration) {
+	t.Helper()
+	after := fs.waitClosed()
+	t.Logf("the stalling peer was dropped %v after its first request", after)
+	if after < d {
+		t.Errorf("dropped %v after the first request, before the %v timeout", after, d)
+	}
+	addr := fs.p.nc.LocalAddr().String()
+	if n, all := log.count(addr); n != 1 || all != 1 {
+		t.Errorf("%d timeouts logged for the fake at %s (%d in all), want 1", n, addr, all)
+	}
+}
+
+// A18, a peer alive but not answering: a full clone from a seeder that
+// holds its reservations and never answers, though it sends
+// keep-alives, and an honest one: the staller is dropped after the
+// request timeout, its blocks go to the honest seeder, and the clone
+// completes, each block received once.
+func TestRequestTimeoutClone(t *testing.T) {
+	checkNoLeak(t)
+	const d = 500 * time.Millisecond
+	w := writer(t, rand.New(rand.NewPCG(61, 62)), 300)
+	r := replica(t, w)
+	c, addr, log := cloner(t, r, FeedOptions{Full: true, Live: true}, d)
+	fs := startFakeSeeder(t, addr, w, 0)
+	fs.waitFirst()
+	honestSeeder(t, w, addr)
+	waitFor(t, r, "the clone", func() bool {
+		return r.Length() == w.Length() && r.Downloaded(0, w.Length()) == w.Length()
+	})
+	select {
+	case <-fs.closed:
+	default:
+		t.Fatal("the clone completed while the staller held its reservations")
+	}
+	checkDropped(t, fs, log, d)
+	sameBlocks(t, w, r, all)
+	if got := c.received.Load(); got != w.Length() {
+		t.Fatalf("%d blocks received for %d blocks, want each once", got, w.Length())
+	}
+}
+
+// A sparse Get of a block reserved by the staller completes from the
+// honest seeder once the staller is dropped.
+func TestRequestTimeoutGet(t *testing.T) {
+	checkNoLeak(t)
+	const d = 500 * time.Millisecond
+	w := writer(t, rand.New(rand.NewPCG(63, 64)), 100)
+	r := replica(t, w)
+	_, addr, log := cloner(t, r, FeedOptions{}, d)
+	fs := startFakeSeeder(t, addr, w, 0)
+
+	const block = 7
+	got := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(t.Context(), patience)
+		defer cancel()
+		b, err := r.Get(ctx, block)
+		if want, _ := w.GetLocal(block); err == nil && !bytes.Equal(b, want) {
+			err = errors.New("the block differs")
+		}
+		got <- err
+	}()
+	if i := fs.waitFirst(); i != block {
+		t.Fatalf("the staller was asked for block %d, want %d", i, block)
+	}
+	honestSeeder(t, w, addr)
+	if err := <-got; err != nil {
+		t.Fatalf("get %d: %v", block, err)
+	}
+	checkDropped(t, fs, log, d)
+}
+
+// A seeder that answers slowly, one block per fifth of the timeout,
+// with requests out all along, is kept: the clone takes four timeouts
+// and completes from it alone.
+func TestRequestTimeoutSlowSeeder(t *testing.T) {
+	checkNoLeak(t)
+	const d = 500 * time.Millisecond
+	w := writer(t, rand.New(rand.NewPCG(65, 66)), 20)
+	r := replica(t, w)
+	_, addr, log := cloner(t, r, FeedOptions{Full: true}, d)
+	fs := startFakeSeeder(t, addr, w, d/5)
+	start := time.Now()
+	deadline := time.After(patience)
+	for {
+		changed := r.Changed()
+		if r.Downloaded(0, w.Length()) == w.Length() {
+			break
+		}
+		select {
+		case <-changed:
+		case <-fs.closed:
+			t.Fatalf("the slow seeder was dropped with %d of %d blocks sent", r.Downloaded(0, w.Length()), w.Length())
+		case <-deadline:
+			t.Fatalf("the slow clone did not complete: %d of %d blocks", r.Downloaded(0, w.Length()), w.Length())
+		}
+	}
+	t.Logf("the slow clone took %v", time.Since(start))
+	select {
+	case <-fs.closed:
+		t.Fatal("the slow seeder was dropped")
+	default:
+	}
+	if _, all := log.count(""); all != 0 {
+		t.Fatalf("%d request timeouts logged", all)
+	}
+	sameBlocks(t, w, r, all)
 }
