@@ -16,10 +16,11 @@
 // blocks costs one span), the Wants sent, the requests in flight, the
 // blocks local readers wait for. It has no goroutines, no clock and no
 // sockets: Receive takes one decoded frame, FeedEvent one local change,
-// Want one local read of a missing block, and Output hands back the
-// encoded frames to send. Given the same inputs and feed states it
-// produces the same bytes, which is how the wire transcripts of
-// ../shared/vectors/wire are replayed in tests.
+// Want one local read of a missing block, Tick one tick of the request
+// timeout's clock, and Output hands back the encoded frames to send.
+// Given the same inputs and feed states it produces the same bytes,
+// which is how the wire transcripts of ../shared/vectors/wire are
+// replayed in tests.
 //
 // Behaviour follows JS hypercore 9 (spec 4.7-4.8): Open carries the
 // capability for the connection's handshake keys, and a wrong one closes
@@ -55,7 +56,7 @@
 // do not ask two peers for a block a reader waits on: the second copy
 // would cost a block's transfer and hash for every get to save only the
 // wait for a peer that stalls, and a stalled peer is dropped anyway
-// (IdleTimeout), which releases what it held.
+// (the request timeout below), which releases what it held.
 //
 // A reservation ends when its Data is applied (after feed.Put, so no
 // other session asks for a block while it is being stored; a block
@@ -79,12 +80,53 @@
 // in flight and one member per channel, and a feed's table goes with
 // its last member. The core stays deterministic given the table: a
 // lone Session makes its own, and session tests drive two sessions on
-// one table from one goroutine (reserve_test.go). A peer that stops
-// answering while it still sends keep-alives holds its reservations
-// until it is dropped; JS hypercore drops a peer whose oldest request
-// goes unanswered for its timeout, which we do not yet (end game: the
-// last blocks wait for the slowest peer asked, as in JS). Appends and downloads are announced to every peer that sent a
-// Want, as Have.
+// one table from one goroutine (reserve_test.go). End game: the last
+// blocks wait for the slowest peer asked, as in JS. Appends and
+// downloads are announced to every peer that sent a Want, as Have.
+//
+// # Request timeout: a peer that does not answer is dropped
+//
+// A peer that keeps the connection alive (keep-alives, Haves) but never
+// answers would hold its reservations for ever, and a clone or a reader
+// waiting on them would stall although another peer could serve them.
+// As JS hypercore 9 (lib/replicate.js, _onrequesttimeout), a feed's
+// channel whose block requests get no Data, for any of them, for
+// Config.RequestTimeout closes the connection ("peer stopped answering
+// requests", logged once with the peer's address; the connection ends
+// with ErrRequestTimeout). Data answering any request restarts the
+// clock, a request made when none was out starts it, and nothing else
+// counts: a slow peer whose answers keep coming is kept. The default is
+// IdleTimeout's, 20 s: JS uses its stream's timeout for both.
+//
+// The clock stays out of the core: the writer, which already owns the
+// keep-alive's ticker, calls Session.Tick every quarter of the timeout;
+// Tick counts, per channel with requests out, the ticks since its last
+// answer, and reports the channel stalled at the fifth, so a peer goes
+// between 1 and 1.25 timeouts after its last answer, never earlier
+// (timeout.go; tested tick by tick on the core, and on sockets with a
+// fake seeder that announces everything, sends keep-alives and answers
+// nothing, beside an honest one). Before it reports a stall, Tick
+// forgets requests for blocks stored meanwhile by another route and
+// restarts the clock instead, as JS does for its oldest request.
+//
+// Closing rather than cancelling the requests and releasing the
+// reservations while keeping the peer: cancelling does not stop the
+// peer (JS ignores Cancel, as we do), so a late answer would download
+// the block twice, from it and from the peer that took the block over;
+// a peer that has answered nothing for 20 s while alive is broken or
+// hostile, and keeping it would only have it reserve more blocks and
+// stall them again; the close releases everything through the one path
+// already used by every ended connection (Session.End, then the
+// reschedule of the others); and it is what JS does, so a Go peer and
+// a JS peer treat a staller alike. The cost, as in JS, is that one
+// stalled feed drops the connection for the others too, and that a
+// peer we dialled is redialled (with backoff) and may stall again.
+// Hash requests for the remote's length (live feeds) are not timed:
+// they reserve nothing, and every connection asks its own peer, so a
+// peer ignoring one delays nothing another peer could do (JS times them
+// too). Our own refusal to serve a block that is corrupt here leaves the
+// request unanswered, so the peer drops us after its timeout and asks
+// another, as a JS peer would.
 //
 // What the remote may not make us do (TESTING.md section 3): frames over
 // 8 MiB are refused before allocating (wire); a Have bitfield decodes to
@@ -141,7 +183,9 @@
 //	          BLAKE2b hash of each block, its proof, the writes) runs here.
 //	writer    takes Output under conn.mu and sends it outside the lock,
 //	          or a keep-alive after half the idle timeout of silence; it
-//	          alone touches the write side and the write deadline.
+//	          alone touches the write side and the write deadline, and
+//	          it ticks the request timeout's clock (ends the connection
+//	          when a feed's requests are stalled).
 //
 // Splitting receiver and applier lets one core decrypt frame n+1 while
 // the other hashes and stores frame n: a clone was bound by the two done
@@ -179,8 +223,9 @@
 // exponential backoff. A peer silent for 20 s, stuck in the handshake
 // for 20 s, or taking none of a 64 KiB write for 20 s is dropped; a slow
 // peer that keeps reading is not (Config.IdleTimeout; the keep-alive
-// follows at half of it). Close cancels everything and waits for every
-// goroutine.
+// follows at half of it). A peer that answers none of our block
+// requests on a feed for 20 s is dropped too (Config.RequestTimeout,
+// above). Close cancels everything and waits for every goroutine.
 //
 // A bit flipped in transit (A6) is not caught by the transport: XSalsa20
 // has no MAC, so the same bit flips in the plaintext, and the layer that
