@@ -61,7 +61,7 @@ func (f *Feed) Append(blocks ...[]byte) error {
 	}
 	span := hashBatch(length, blocks, total, writeData, growEnds)
 	nodes, roots := grow(roots, length, span)
-	sig, err := f.writeRecords(length, len(blocks), nodes, roots, total >= shareBytes, dataErr)
+	sig, err := f.writeRecords(length, len(blocks), nodes, roots, shared(len(blocks), total), dataErr)
 	if err != nil {
 		return fmt.Errorf("append to feed %x at block %d: %w", f.key[:8], length, err)
 	}
