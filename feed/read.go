@@ -353,5 +353,10 @@ func (f *Feed) Verify(i uint64, sig []byte) error {
 }
 
 func leafMatches(leaf tree.Node, data []byte) bool {
-	return uint64(len(data)) == leaf.Size && tree.LeafHash(data) == leaf.Hash
+	if uint64(len(data)) != leaf.Size {
+		return false
+	}
+	lh := leafHashers.Get().(*tree.LeafHasher)
+	defer leafHashers.Put(lh)
+	return lh.Leaf(tree.Offset(leaf.Index), data).Hash == leaf.Hash
 }
