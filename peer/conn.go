@@ -105,6 +105,7 @@ func (c *conn) run(initiator bool) error {
 		MaxInflight:      c.sw.cfg.MaxInflight,
 		StreamExtensions: c.sw.cfg.StreamExtensions,
 		Reservations:     c.sw.res,
+		RequestTimeout:   c.sw.reqTimeout,
 		Logger:           c.sw.log,
 	})
 	if !c.sw.attach(c) {

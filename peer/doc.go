@@ -99,15 +99,17 @@
 // IdleTimeout's, 20 s: JS uses its stream's timeout for both.
 //
 // The clock stays out of the core: the writer, which already owns the
-// keep-alive's ticker, calls Session.Tick every quarter of the timeout;
-// Tick counts, per channel with requests out, the ticks since its last
-// answer, and reports the channel stalled at the fifth, so a peer goes
-// between 1 and 1.25 timeouts after its last answer, never earlier
-// (timeout.go; tested tick by tick on the core, and on sockets with a
-// fake seeder that announces everything, sends keep-alives and answers
-// nothing, beside an honest one). Before it reports a stall, Tick
-// forgets requests for blocks stored meanwhile by another route and
-// restarts the clock instead, as JS does for its oldest request.
+// keep-alive's ticker, calls Session.Tick with the time every eighth of
+// the timeout; Tick starts a channel's clock at the first tick after its
+// last answer (or first request), and reports the channel stalled at the
+// first tick a timeout after that, so a peer goes between 1 and 1.25
+// timeouts after its last answer, never earlier, even when late ticks
+// arrive bunched together (timeout.go; tested tick by tick on the
+// core, and on sockets with a fake seeder that announces everything,
+// sends keep-alives and answers nothing, beside an honest one). Before
+// it reports a stall, Tick forgets requests for blocks stored meanwhile
+// by another route and restarts the clock instead, as JS does for its
+// oldest request.
 //
 // Closing rather than cancelling the requests and releasing the
 // reservations while keeping the peer: cancelling does not stop the

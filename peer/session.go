@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"maps"
 	"slices"
+	"time"
 
 	"github.com/hyperfs/hyperfs/feed"
 	"github.com/hyperfs/hyperfs/peer/wire"
@@ -137,7 +138,10 @@ type SessionConfig struct {
 	// block is requested from one peer at a time; nil gives the session
 	// a table of its own.
 	Reservations *Reservations
-	Logger       *slog.Logger
+	// RequestTimeout is how long a channel's block requests may go
+	// unanswered before Tick reports them stalled; 0 means never.
+	RequestTimeout time.Duration
+	Logger         *slog.Logger
 }
 
 // Session is the replication state of one connection: the deterministic
@@ -217,7 +221,7 @@ type channel struct {
 	gets        map[uint64]struct{} // blocks a local Get waits for
 	cursor      uint64              // full mode: lowest block not yet requested
 	claims      *claims             // this channel's reservations; every inflight block is reserved
-	quiet       int                 // Ticks since a block request was answered or made with none out (timeout.go)
+	clock       requestClock        // the request timeout's (timeout.go)
 
 	extensions       []string // ours, sorted: an extension's id is its position
 	remoteExtensions []string // the remote's, from its last Options
@@ -749,7 +753,7 @@ func (s *Session) onData(ch *channel, m *wire.Data) error {
 			return nil
 		}
 		s.received++
-		ch.quiet = 0 // an answer: the request clock restarts
+		ch.clock.progress++ // an answer: the request clock restarts
 	} else {
 		ch.hashPending = false
 	}
@@ -1003,7 +1007,7 @@ func (s *Session) request(ch *channel, i uint64, hash bool) {
 	digest := tree.Digest(f, 2*i, 2*f.Length()+2)
 	if !hash {
 		if len(ch.inflight) == 0 {
-			ch.quiet = 0 // the request clock starts
+			ch.clock.progress++ // the request clock starts
 		}
 		ch.inflight[i] = struct{}{}
 	}

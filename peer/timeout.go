@@ -15,40 +15,60 @@ import (
 // messages do not count: only Data answering one of the requests.
 //
 // The clock stays out of the Session: the connection layer calls Tick
-// every RequestTimeout/requestTicks, and Tick counts, per channel, the
-// ticks since the channel's last answer, or since its first request
-// when none was out. A channel is stalled at the tick after
-// requestTicks of them, that is between RequestTimeout and 1.25
-// RequestTimeout after that answer or request, and never earlier.
+// with the time every RequestTimeout/requestTicks. A channel's clock
+// starts at the first Tick that sees its requests' progress changed
+// (an answer, or a request made when none was out), which is after the
+// change itself, and the channel is stalled at the first Tick at least
+// RequestTimeout after that: never earlier than RequestTimeout after
+// the change, however late or close together the ticks come (a writer
+// busy sending reads its ticker late), and with ticks on time at most
+// two periods later (the start, and a Tick a hair short of the
+// timeout), so within 1.25 RequestTimeout.
 
 // ErrRequestTimeout ends a connection whose peer did not answer our
 // block requests (JS: "Request timeout").
 var ErrRequestTimeout = errors.New("peer: request timeout")
 
-// requestTicks is how many Ticks a channel's block requests may go
-// unanswered; at the next one the channel is stalled.
-const requestTicks = 4
+// requestTicks is how many Ticks the connection layer gives each
+// timeout: 2.5 s apart for the default 20 s.
+const requestTicks = 8
 
-// Tick advances the request clock of every channel by one tick and
-// returns the feed of a channel whose block requests are stalled (the
-// lowest channel id if several are), with the number of its requests
-// out; nil if none is. A stalled channel's requests stay out: the owner
-// closes the connection, and End then releases them.
+// requestClock is one channel's request clock.
+type requestClock struct {
+	// progress counts answers to block requests and requests made when
+	// none was out: each restarts the clock.
+	progress uint64
+	// seen is progress at since, the Tick that (re)started the clock;
+	// since is zero while no block request is out.
+	seen  uint64
+	since time.Time
+}
+
+// Tick tells the session the time, now, and returns the feed of a
+// channel whose block requests went unanswered for
+// SessionConfig.RequestTimeout (the lowest channel id if several did),
+// with the number of its requests out; nil if none did. A stalled
+// channel's requests stay out: the owner closes the connection, and End
+// then releases them.
 //
 // As in JS, requests for blocks stored meanwhile by another route (a
 // second Swarm, or the application, writing the same feed) are
 // forgotten first, and the channel's clock restarts instead.
-func (s *Session) Tick() (stalled *feed.Feed, requests int) {
+func (s *Session) Tick(now time.Time) (stalled *feed.Feed, requests int) {
+	if s.cfg.RequestTimeout <= 0 {
+		return nil, 0
+	}
 	var worst *channel
 	for _, ch := range s.local {
-		if len(ch.inflight) == 0 {
-			ch.quiet = 0
-			continue
-		}
-		if ch.quiet++; ch.quiet <= requestTicks || s.forgetStored(ch) {
-			continue
-		}
-		if worst == nil || ch.id < worst.id {
+		c := &ch.clock
+		switch {
+		case len(ch.inflight) == 0:
+			c.since = time.Time{}
+		case c.since.IsZero() || c.progress != c.seen:
+			c.since, c.seen = now, c.progress
+		case now.Sub(c.since) < s.cfg.RequestTimeout:
+		case s.forgetStored(ch): // the clock restarts at the next Tick
+		case worst == nil || ch.id < worst.id:
 			worst = ch
 		}
 	}
@@ -72,7 +92,7 @@ func (s *Session) forgetStored(ch *channel) bool {
 		return false
 	}
 	s.unrequest(ch, true, held...)
-	ch.quiet = 0
+	ch.clock.progress++
 	s.schedule(ch)
 	return true
 }
@@ -82,7 +102,7 @@ func (s *Session) forgetStored(ch *channel) bool {
 // ends the connection.
 func (c *conn) checkRequests() error {
 	c.mu.Lock()
-	f, n := c.s.Tick()
+	f, n := c.s.Tick(time.Now())
 	wake := c.s.Pending() > 0
 	c.mu.Unlock()
 	if wake {
