@@ -71,12 +71,14 @@ type Feed struct {
 	// nextRead is the block after the last one Get returned; a Get of
 	// exactly that block is a sequential read (see verifyAhead).
 	nextRead atomic.Uint64
-	// ahead holds the blocks of the last window verifyAhead read; the
-	// mutex guards first and blocks, which are replaced, never changed.
+	// ahead holds the blocks of the last window verifyAhead verified,
+	// and the next window, being hashed (readahead.go); the mutex guards
+	// the fields, whose values are replaced, never changed.
 	ahead struct {
 		sync.Mutex
 		first  uint64
 		blocks [][]byte
+		next   *window
 	}
 
 	mu struct {
@@ -350,6 +352,10 @@ func (f *Feed) Close() error {
 	f.mu.Unlock()
 	f.ahead.Lock()
 	f.ahead.blocks = nil // up to aheadBytes held for sequential readers
+	if f.ahead.next != nil {
+		f.ahead.next.job.finish() // its tasks only hash memory; no file is read
+		f.ahead.next = nil
+	}
 	f.ahead.Unlock()
 	if cerr := f.closeFiles(); err == nil {
 		err = cerr

@@ -1,8 +1,6 @@
 package feed
 
 import (
-	"sync"
-
 	"github.com/hyperfs/hyperfs/tree"
 )
 
@@ -11,24 +9,82 @@ import (
 // first pass. When Get sees reads in order it instead verifies a window of
 // the following blocks at once: one read of their leaves, one read of
 // their bytes, hashing spread over the cores. The later Gets of the window
-// then only read bytes. Random readers never trigger it.
+// then only copy bytes. Random readers never trigger it.
+//
+// Windows are pipelined: when a window is installed, the next one is read
+// and its hashing offered to the append helpers (append_share.go), which
+// hash it while the reader copies blocks out of the current one. Reaching
+// the next window, the reader finishes what no helper took, marks the
+// blocks whose hashes match, and installs it. A goroutine started per
+// window would not do: on the machines we measure, one first runs only
+// once its starter waits, which left the hashing on one core.
 const (
 	aheadBlocks = 64      // blocks verified per window
 	aheadBytes  = 1 << 20 // and at most this many bytes
+	aheadTask   = 8       // blocks hashed per shared task
 )
 
-// verifyAhead hashes the stored, unverified, located blocks from i on, up
-// to a window, marks those that match their leaves and keeps the window
-// for the Gets that follow. It returns block
-// i's bytes when block i was among them; ok is false when nothing was
-// done and the caller should read i alone.
+// window is a run of stored blocks read at once, with their leaves and,
+// once its job is finished, which of them match their leaves.
+type window struct {
+	first  uint64
+	blocks [][]byte
+	leaves []tree.Node
+	good   []bool
+	job    *job // hashes the blocks into good
+}
+
+// verifyAhead verifies the window of stored, unverified, located blocks
+// from i on (the pending one, if it starts at i), marks those that match
+// their leaves, keeps the window for the Gets that follow and starts the
+// next one. It returns block i's bytes when block i was among them; ok is
+// false when nothing was done and the caller should read i alone.
 func (f *Feed) verifyAhead(i uint64) (block []byte, ok bool, err error) {
+	f.ahead.Lock()
+	w := f.ahead.next
+	f.ahead.next = nil
+	f.ahead.Unlock()
+	if w != nil && w.first != i {
+		w.job.finish() // not wanted: let the helpers drop it
+		w = nil
+	}
+	if w == nil {
+		if w = f.readWindow(i); w == nil {
+			return nil, false, nil
+		}
+	}
+	w.job.finish()
+	f.mu.Lock()
+	for k, good := range w.good {
+		j := i + uint64(k)
+		// A block cleared meanwhile keeps no verified bit.
+		if good && f.mu.bits.HasBlock(j) && j/64 < uint64(len(f.mu.verified)) {
+			f.mu.verified[j/64] |= 1 << (j % 64)
+		}
+	}
+	f.mu.Unlock()
+	if !w.good[0] {
+		return nil, true, f.failedHash(i)
+	}
+	next := f.readWindow(i + uint64(len(w.blocks)))
+	f.ahead.Lock()
+	f.ahead.first, f.ahead.blocks = i, w.blocks
+	f.ahead.next = next
+	f.ahead.Unlock()
+	return append([]byte(nil), w.blocks[0]...), true, nil
+}
+
+// readWindow reads the stored, unverified, located blocks from i on, up to
+// a window, with their leaves, and offers their hashing to the helpers.
+// It returns nil for fewer than two such blocks or a failed read (the
+// single-block path then reports what is wrong).
+func (f *Feed) readWindow(i uint64) *window {
 	f.mu.RLock()
 	if i >= uint64(len(f.mu.ends)) {
 		// Not in the in-memory table (a feed opened with an Index keeps
 		// none): the single-block path locates it.
 		f.mu.RUnlock()
-		return nil, false, nil
+		return nil
 	}
 	start := f.offsetLocked(i)
 	end, n := start, uint64(0)
@@ -41,19 +97,18 @@ func (f *Feed) verifyAhead(i uint64) (block []byte, ok bool, err error) {
 	}
 	f.mu.RUnlock()
 	if n < 2 || end-start > MaxBlockSize {
-		return nil, false, nil
+		return nil
 	}
 	data := make([]byte, end-start)
 	if _, err := readFull(f.data, data, int64(start)); err != nil {
-		return nil, false, nil // let the single-block path report it
+		return nil
 	}
 	nodes := make([]byte, (2*n-1)*nodeSize)
 	if _, err := readFull(f.treeF, nodes, nodeOffset(2*i)); err != nil {
-		return nil, false, nil
+		return nil
 	}
 	// Each leaf is checked against its own bytes, cut by the leaf's size.
-	blocks := make([][]byte, n)
-	leaves := make([]tree.Node, n)
+	w := &window{first: i, blocks: make([][]byte, n), leaves: make([]tree.Node, n)}
 	var off uint64
 	for k := range n {
 		leaf, ok := decodeNode(2*(i+k), nodes[2*k*nodeSize:])
@@ -61,41 +116,19 @@ func (f *Feed) verifyAhead(i uint64) (block []byte, ok bool, err error) {
 			n = k
 			break
 		}
-		leaves[k], blocks[k] = leaf, data[off:off+leaf.Size]
+		w.leaves[k], w.blocks[k] = leaf, data[off:off+leaf.Size]
 		off += leaf.Size
 	}
 	if n == 0 {
-		return nil, false, nil
+		return nil
 	}
-	good := make([]bool, n)
-	var wg sync.WaitGroup
-	half := n / 2
-	wg.Go(func() {
-		for k := half; k < n; k++ {
-			good[k] = leafMatches(leaves[k], blocks[k])
+	w.blocks, w.leaves, w.good = w.blocks[:n], w.leaves[:n], make([]bool, n)
+	w.job = offer((n+aheadTask-1)/aheadTask, func(t uint64) {
+		for k := t * aheadTask; k < min(n, (t+1)*aheadTask); k++ {
+			w.good[k] = leafMatches(w.leaves[k], w.blocks[k])
 		}
 	})
-	for k := range half {
-		good[k] = leafMatches(leaves[k], blocks[k])
-	}
-	wg.Wait()
-
-	f.mu.Lock()
-	for k := range n {
-		j := i + k
-		// A block cleared meanwhile keeps no verified bit.
-		if good[k] && f.mu.bits.HasBlock(j) && j/64 < uint64(len(f.mu.verified)) {
-			f.mu.verified[j/64] |= 1 << (j % 64)
-		}
-	}
-	f.mu.Unlock()
-	if !good[0] {
-		return nil, true, f.failedHash(i)
-	}
-	f.ahead.Lock()
-	f.ahead.first, f.ahead.blocks = i, blocks
-	f.ahead.Unlock()
-	return append([]byte(nil), blocks[0]...), true, nil
+	return w
 }
 
 // fromAhead copies block i out of the last verified window, so the
