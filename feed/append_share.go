@@ -9,7 +9,8 @@ import (
 
 // A large Append shares its work (the data write, the leaf hashes, the
 // signature) with helper goroutines that keep spinning for a moment after
-// each job. Why not start goroutines per batch: on the VMs we measure on,
+// each job; sequential readers offer them the hashing of their next
+// verify-ahead window (readahead.go). Why not start goroutines per batch: on the VMs we measure on,
 // a goroutine started on an idle CPU often first runs 80-200 µs later
 // (waking a halted vCPU), usually only once the starter blocks, which is
 // as long as a 128 KiB batch takes on one core; started per batch, a
