@@ -118,6 +118,27 @@ func (j *job) finish() {
 	helpers.offered.CompareAndSwap(j, nil)
 }
 
+// cancel takes every task not taken yet without running it, and waits for
+// those a helper is running: for work no longer wanted.
+func (j *job) cancel() {
+	for {
+		t := j.taken.Load()
+		front, back := t>>32, t&(1<<32-1)
+		left := j.n - min(j.n, front+back)
+		if left == 0 {
+			break
+		}
+		if j.taken.CompareAndSwap(t, t+left) { // taken from the back
+			j.done.Add(left)
+			break
+		}
+	}
+	for j.done.Load() < j.n {
+		runtime.Gosched()
+	}
+	helpers.offered.CompareAndSwap(j, nil)
+}
+
 // help is a helper goroutine's loop.
 func help() {
 	var last uint64 // seq of the last job taken

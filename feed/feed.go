@@ -76,9 +76,7 @@ type Feed struct {
 	// the fields, whose values are replaced, never changed.
 	ahead struct {
 		sync.Mutex
-		first  uint64
-		blocks [][]byte
-		next   *window
+		cur, next *window
 	}
 
 	mu struct {
@@ -350,13 +348,7 @@ func (f *Feed) Close() error {
 	f.mu.closed = true
 	f.notifyLocked(Event{Kind: EventClosed})
 	f.mu.Unlock()
-	f.ahead.Lock()
-	f.ahead.blocks = nil // up to aheadBytes held for sequential readers
-	if f.ahead.next != nil {
-		f.ahead.next.job.finish() // its tasks only hash memory; no file is read
-		f.ahead.next = nil
-	}
-	f.ahead.Unlock()
+	f.dropAhead() // up to 2*aheadBytes held for sequential readers
 	if cerr := f.closeFiles(); err == nil {
 		err = cerr
 	}

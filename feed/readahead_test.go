@@ -12,16 +12,18 @@ import (
 )
 
 // Reading in order verifies windows of blocks at once (readahead.go): a
-// corrupt block inside a window is still ErrCorrupt every time it is read,
-// its neighbours still read back, and a block cleared after its window was
-// verified is not served from the window.
+// corrupt block inside a window (the first, or one hashed ahead while the
+// reader was in the one before) is still ErrCorrupt every time it is
+// read, its neighbours still read back, a block cleared after its window
+// was verified is not served from the window, and the windows' memory is
+// given back.
 func TestSequentialReadsVerifyEveryBlock(t *testing.T) {
 	dir := t.TempDir()
 	w, err := feed.Create(feed.DirStorage{Dir: dir}, feed.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	const n = 300
+	const n = 3000 // several windows of 512
 	blocks := make([][]byte, n)
 	for i := range blocks {
 		blocks[i] = bytes.Repeat([]byte{byte(i), byte(i >> 8)}, 1+i%50)
@@ -32,14 +34,16 @@ func TestSequentialReadsVerifyEveryBlock(t *testing.T) {
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
-	const bad = 70
-	var off int
-	for _, b := range blocks[:bad] {
-		off += len(b)
-	}
+	bad := map[uint64]bool{70: true, 1300: true, 2047: true}
 	path := filepath.Join(dir, "data")
 	data, _ := os.ReadFile(path)
-	data[off+1] ^= 0x01
+	var off int
+	for i, b := range blocks {
+		if bad[uint64(i)] {
+			data[off+1] ^= 0x01
+		}
+		off += len(b)
+	}
 	if err := os.WriteFile(path, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -51,7 +55,7 @@ func TestSequentialReadsVerifyEveryBlock(t *testing.T) {
 	for pass := range 2 {
 		for i := range uint64(n) {
 			got, err := f.Get(ctx, i)
-			if i == bad {
+			if bad[i] {
 				if !errors.Is(err, feed.ErrCorrupt) {
 					t.Fatalf("pass %d: Get(%d) = %v, want ErrCorrupt", pass, i, err)
 				}
@@ -72,5 +76,31 @@ func TestSequentialReadsVerifyEveryBlock(t *testing.T) {
 	}
 	if _, err := f.Get(ctx, 1); !errors.Is(err, feed.ErrNotAvailable) {
 		t.Fatalf("Get of a cleared block = %v", err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if held := feed.AheadHeld(); held != 0 {
+		t.Fatalf("%d bytes of windows held after reading to the end and Close", held)
+	}
+	// A reader that stops inside a window, with the next one being
+	// hashed: Close gives their memory back.
+	g, err := feed.Open(feed.DirStorage{Dir: dir}, feed.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := uint64(100); i < 200; i++ {
+		if _, err := g.Get(ctx, i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if held := feed.AheadHeld(); held == 0 {
+		t.Fatal("no window held while reading in order")
+	}
+	if err := g.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if held := feed.AheadHeld(); held != 0 {
+		t.Fatalf("%d bytes of windows held after Close", held)
 	}
 }
