@@ -28,6 +28,23 @@ func serve(t *testing.T, w *feed.Feed, marks *tree.NodeMarks, i, digest uint64) 
 	return p
 }
 
+// memPair is a writer opened with opts and an empty replica of it, both in
+// memory and closed at the end of the test.
+func memPair(t *testing.T, opts feed.Options) (w, r *feed.Feed) {
+	t.Helper()
+	w, err := feed.Create(feed.NewMemStorage(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { w.Close() })
+	r, err = feed.CreateReplica(feed.NewMemStorage(), w.Key(), feed.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	return w, r
+}
+
 // A replica fed proofs for random blocks stores exactly those, serves them,
 // survives a reopen, and once complete holds a data file identical to the
 // writer's (spec 3.12, 4.8.4-4.8.5).
@@ -227,16 +244,7 @@ func TestPrefetch(t *testing.T) {
 // anywhere on byte boundaries or not, across bitfield pages.
 func TestBlockBits(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 8))
-	w, err := feed.Create(feed.NewMemStorage(), feed.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
-	r, err := feed.CreateReplica(feed.NewMemStorage(), w.Key(), feed.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
+	w, r := memPair(t, feed.Options{})
 	const n = 20000
 	blocks := make([][]byte, n)
 	for i := range blocks {

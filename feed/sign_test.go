@@ -57,16 +57,7 @@ func TestDeferredSigningIsABatch(t *testing.T) {
 // lengths nobody had signed yet: Proof signs exactly the length it ends in.
 func TestDeferredSigningProofs(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 3))
-	w, err := feed.Create(feed.NewMemStorage(), feed.Options{DeferSigning: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
-	r, err := feed.CreateReplica(feed.NewMemStorage(), w.Key(), feed.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
+	w, r := memPair(t, feed.Options{DeferSigning: true})
 	marks := &tree.NodeMarks{}
 	ctx := context.Background()
 	for round := range 40 {

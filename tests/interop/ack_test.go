@@ -93,19 +93,11 @@ func TestAcksWithJS(t *testing.T) {
 		n := int(f.Length())
 		acks := make(chan uint64, n+16)
 		var from peer.Remote
-		sw := newSwarm(t)
-		err = sw.Add(f, peer.FeedOptions{Live: true, Ack: true, OnAck: func(r peer.Remote, i uint64) {
+		_, addr := serveFeed(t, f, peer.FeedOptions{Live: true, Ack: true, OnAck: func(r peer.Remote, i uint64) {
 			from = r // one connection: one goroutine calls this
 			acks <- i
 		}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		addr, err := sw.Listen("127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		c := js.Start(t, "peer.js", "--dir", t.TempDir(), "--key", hex.EncodeToString(f.Key()), "--connect", addr.String(),
+		c := js.Start(t, "peer.js", "--dir", t.TempDir(), "--key", hex.EncodeToString(f.Key()), "--connect", addr,
 			"--wait-length", strconv.Itoa(n), "--serve")
 		c.Next("serving")
 		seen := make([]bool, n)

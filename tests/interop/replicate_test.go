@@ -36,6 +36,21 @@ func newSwarm(t *testing.T) *peer.Swarm {
 	return sw
 }
 
+// serveFeed replicates f with opts on a new swarm listening on loopback,
+// and returns the swarm and its address.
+func serveFeed(t *testing.T, f *feed.Feed, opts peer.FeedOptions) (*peer.Swarm, string) {
+	t.Helper()
+	sw := newSwarm(t)
+	if err := sw.Add(f, opts); err != nil {
+		t.Fatal(err)
+	}
+	addr, err := sw.Listen("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sw, addr.String()
+}
+
 // waitBlocks waits until f holds blocks [0, n).
 func waitBlocks(t *testing.T, f *feed.Feed, n uint64) {
 	t.Helper()
@@ -157,19 +172,12 @@ func TestGoSeedsJSClones(t *testing.T) {
 	defer f.Close()
 	var g goBlocks
 	appendRandom(t, f, rand.New(rand.NewPCG(3, 4)), genSpec{count: 20000, maxBatch: 64, maxSize: 65536}, &g)
-	sw := newSwarm(t)
-	if err := sw.Add(f, peer.FeedOptions{Live: true}); err != nil {
-		t.Fatal(err)
-	}
-	addr, err := sw.Listen("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, addr := serveFeed(t, f, peer.FeedOptions{Live: true})
 	key := hex.EncodeToString(f.Key())
 
 	t.Run("full", func(t *testing.T) {
 		start := time.Now()
-		c := js.Start(t, "peer.js", "--dir", t.TempDir(), "--key", key, "--connect", addr.String(), "--wait-length", strconv.Itoa(len(g.hashes)))
+		c := js.Start(t, "peer.js", "--dir", t.TempDir(), "--key", key, "--connect", addr, "--wait-length", strconv.Itoa(len(g.hashes)))
 		res := c.Next("audit")
 		t.Logf("JS cloned %d blocks in %v", len(g.hashes), time.Since(start))
 		if res["dataSha256"] != g.dataSha256() || jsharness.Num(t, res, "length") != f.Length() {
@@ -186,7 +194,7 @@ func TestGoSeedsJSClones(t *testing.T) {
 		for _, i := range want {
 			list = append(list, strconv.Itoa(i))
 		}
-		c := js.Start(t, "peer.js", "--dir", t.TempDir(), "--key", key, "--connect", addr.String(), "--sparse", "--get", strings.Join(list, ","))
+		c := js.Start(t, "peer.js", "--dir", t.TempDir(), "--key", key, "--connect", addr, "--sparse", "--get", strings.Join(list, ","))
 		for _, i := range want {
 			m := c.Next("got")
 			if int(jsharness.Num(t, m, "got")) != i || m["sha256"] != g.hashes[i] {
@@ -243,15 +251,8 @@ func TestLiveBothWays(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer f.Close()
-		sw := newSwarm(t)
-		if err := sw.Add(f, peer.FeedOptions{Live: true}); err != nil {
-			t.Fatal(err)
-		}
-		addr, err := sw.Listen("127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		reader := js.Start(t, "peer.js", "--dir", t.TempDir(), "--key", hex.EncodeToString(f.Key()), "--connect", addr.String(), "--live", "--follow", strconv.Itoa(n))
+		_, addr := serveFeed(t, f, peer.FeedOptions{Live: true})
+		reader := js.Start(t, "peer.js", "--dir", t.TempDir(), "--key", hex.EncodeToString(f.Key()), "--connect", addr, "--live", "--follow", strconv.Itoa(n))
 		var lat []time.Duration
 		for k := range n {
 			b := []byte(fmt.Sprintf("live block %d\n", k))
@@ -360,22 +361,14 @@ func TestExtensionsWithJS(t *testing.T) {
 	}
 	defer f.Close()
 	got := make(chan string, 16)
-	sw := newSwarm(t)
-	err = sw.Add(f, peer.FeedOptions{
+	sw, addr := serveFeed(t, f, peer.FeedOptions{
 		Live:       true,
 		Extensions: []string{"zz-ours-only", "hyperfs-echo"},
 		OnExtension: func(name string, payload []byte) {
 			got <- name + ":" + string(payload)
 		},
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr, err := sw.Listen("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	reader := js.Start(t, "peer.js", "--dir", t.TempDir(), "--key", hex.EncodeToString(f.Key()), "--connect", addr.String(),
+	reader := js.Start(t, "peer.js", "--dir", t.TempDir(), "--key", hex.EncodeToString(f.Key()), "--connect", addr,
 		"--live", "--serve", "--extensions", "aa-first,hyperfs-echo")
 	reader.Next("serving")
 	// The name reaches us in the JS channel's Options; until then there
