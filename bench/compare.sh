@@ -14,22 +14,13 @@ cd "$root"
 scale=${JS_SCALE:-1}
 seek_benchtime=${SEEK_BENCHTIME:-1s}
 
-command -v node >/dev/null || { echo "compare.sh: node not found" >&2; exit 1; }
-command -v python3 >/dev/null || { echo "compare.sh: python3 not found" >&2; exit 1; }
-if [ ! -d tests/interop/js/node_modules ]; then
-  (cd tests/interop/js && npm ci --no-audit --no-fund >&2)
-fi
+source bench/lib.sh
+need_js compare.sh
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-echo "# machine"
-echo "date:    $(date -u +%Y-%m-%dT%H:%M:%SZ)"
-echo "cpu:     $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//') ($(nproc) cores)"
-echo "go:      $(go version)"
-echo "node:    $(node --version)"
-echo "commit:  $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . 2>/dev/null || echo ' (dirty)')"
-echo
+machine
 
 go test -c -o "$tmp/feed.test" ./feed
 

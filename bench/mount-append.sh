@@ -16,19 +16,12 @@ cd "$root"
 rounds=${ROUNDS:-3}
 count=${COUNT:-30000}
 
-command -v node >/dev/null || { echo "mount-append.sh: node not found" >&2; exit 1; }
-if [ ! -d tests/interop/js/node_modules ]; then
-  (cd tests/interop/js && npm ci --no-audit --no-fund >&2)
-fi
+source bench/lib.sh
+need_js mount-append.sh
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-echo "# machine"
-echo "date:    $(date -u +%Y-%m-%dT%H:%M:%SZ)"
-echo "cpu:     $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//') ($(nproc) cores)"
-echo "load:    $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "commit:  $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . 2>/dev/null || echo ' (dirty)')"
-echo
+machine
 
 go test -c -o "$tmp/integration.test" ./tests/integration
 

@@ -20,7 +20,8 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 size_mib=${SIZE_MIB:-256}
 runtime=${RUNTIME:-10}
-command -v fio >/dev/null || { echo "mount-fio.sh: fio not found (apt-get install fio)" >&2; exit 1; }
+source bench/lib.sh
+need mount-fio.sh fio python3 bc # apt-get install fio
 
 tmp=$(mktemp -d)
 pid=
@@ -30,14 +31,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-echo "# machine"
-echo "date:    $(date -u +%Y-%m-%dT%H:%M:%SZ)"
-echo "cpu:     $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//') ($(nproc) cores)"
-echo "kernel:  $(uname -r)"
-echo "load:    $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "fio:     $(fio --version)"
-echo "commit:  $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . 2>/dev/null || echo ' (dirty)')"
-echo
+machine fio "$(fio --version)"
 
 go build -o "$tmp/hyperfs" ./cmd/hyperfs
 home=$tmp/home mnt=$tmp/mnt

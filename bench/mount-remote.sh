@@ -33,11 +33,8 @@ size_mib=${SIZE_MIB:-100}
 js=tests/interop/js/bench-replicate.js
 wait_s=30 # bound on every wait for a process to get ready
 
-command -v node >/dev/null || { echo "mount-remote.sh: node not found" >&2; exit 1; }
-command -v python3 >/dev/null || { echo "mount-remote.sh: python3 not found" >&2; exit 1; }
-if [ ! -d tests/interop/js/node_modules ]; then
-  (cd tests/interop/js && npm ci --no-audit --no-fund >&2)
-fi
+source bench/lib.sh
+need_js mount-remote.sh
 
 tmp=$(mktemp -d)
 pids=()
@@ -53,17 +50,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-echo "# machine"
-echo "date:    $(date -u +%Y-%m-%dT%H:%M:%SZ)"
-echo "cpu:     $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//') ($(nproc) cores)"
-echo "kernel:  $(uname -r)"
-echo "go:      $(go version)"
-echo "node:    $(node --version)"
-if git rev-parse --git-dir >/dev/null 2>&1; then
-  echo "commit:  $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . 2>/dev/null || echo ' (dirty)')"
-fi
-echo "load:    $(cut -d' ' -f1-3 /proc/loadavg) (1/5/15 min, at start)"
-echo
+machine
 
 go build -o "$tmp/hyperfs" ./cmd/hyperfs
 hyperfs=$tmp/hyperfs

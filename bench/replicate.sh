@@ -39,11 +39,8 @@ sparse_gets=${SPARSE_GETS:-1000}
 go_benchtime=${GO_BENCHTIME:-5x}
 js=tests/interop/js/bench-replicate.js
 
-command -v node >/dev/null || { echo "replicate.sh: node not found" >&2; exit 1; }
-command -v python3 >/dev/null || { echo "replicate.sh: python3 not found" >&2; exit 1; }
-if [ ! -d tests/interop/js/node_modules ]; then
-  (cd tests/interop/js && npm ci --no-audit --no-fund >&2)
-fi
+source bench/lib.sh
+need_js replicate.sh
 
 tmp=$(mktemp -d)
 pids=()
@@ -55,18 +52,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-echo "# machine"
-echo "date:    $(date -u +%Y-%m-%dT%H:%M:%SZ)"
-echo "cpu:     $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//') ($(nproc) cores)"
-echo "go:      $(go version)"
-echo "node:    $(node --version)"
-if git rev-parse --git-dir >/dev/null 2>&1; then
-  echo "commit:  $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . 2>/dev/null || echo ' (dirty)')"
-else
-  echo "commit:  unknown (not a git checkout)"
-fi
-echo "load:    $(cut -d' ' -f1-3 /proc/loadavg) (1/5/15 min, at start)"
-echo
+machine
 
 go build -o "$tmp/hyperfs" ./cmd/hyperfs
 go test -c -o "$tmp/peer.test" ./peer

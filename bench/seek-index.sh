@@ -10,10 +10,8 @@ set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 blocks=${JS_BLOCKS:-1000000}
-command -v node >/dev/null || { echo "seek-index.sh: node not found" >&2; exit 1; }
-if [ ! -d tests/interop/js/node_modules ]; then
-  (cd tests/interop/js && npm ci --no-audit --no-fund >&2)
-fi
+source bench/lib.sh
+need_js seek-index.sh
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
