@@ -194,8 +194,9 @@ func Open(dir string, opts Options) (*DB, error) {
 	d := &DB{db: db, log: log, readOnly: opts.ReadOnly, offsets: newOffsetCache(osize), nodes: newNodeCache(nsize), fs: fs, dir: dir}
 	if !opts.ReadOnly {
 		if err := d.dropNodeTable(); err != nil {
-			d.Close()
-			return nil, fmt.Errorf("open index %s: %w", dir, err)
+			// What is left of the old table is never read: a disk too
+			// full to delete it must not cost the index.
+			log.Warn("index: old node table left in place", "dir", dir, "err", err)
 		}
 	}
 	return d, nil
