@@ -366,9 +366,7 @@ func TestRequestTimeoutClone(t *testing.T) {
 	}
 	checkDropped(t, fs, log, d)
 	sameBlocks(t, w, r, all)
-	if got := c.received.Load(); got != w.Length() {
-		t.Fatalf("%d blocks received for %d blocks, want each once", got, w.Length())
-	}
+	checkReceivedOnce(t, c, w.Length())
 }
 
 // A sparse Get of a block reserved by the staller completes from the
