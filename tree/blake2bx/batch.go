@@ -1,0 +1,136 @@
+package blake2bx
+
+import "encoding/binary"
+
+// BlockSize is the BLAKE2b block: one compression consumes this many bytes.
+const BlockSize = 128
+
+// maxLanes is the widest implementation (AVX-512, eight 64-bit lanes);
+// narrower ones use the first lanes of step and state.
+const maxLanes = 8
+
+// stepsPerCall bounds the steps handed to one compress call, so the steps
+// live on the stack; one call per 16 steps is cheap next to 16 rounds of
+// compressions.
+const stepsPerCall = 16
+
+// step is one compression of every lane. The assembly reads it at fixed
+// offsets (asm_gen.go): blk at 0, t at 64, f at 128, 192 bytes in all.
+type step struct {
+	blk [maxLanes]*[BlockSize]byte // the block each lane compresses
+	t   [maxLanes]uint64           // bytes hashed once this block is in
+	f   [maxLanes]uint64           // all ones on a lane's last block
+}
+
+// state is the chaining value of every lane, word-major: h[i][j] is word i
+// of lane j, so one vector load gives word i of all lanes.
+type state [8][maxLanes]uint64
+
+// iv is the BLAKE2b initialisation vector (RFC 7693, 2.6).
+var iv = [8]uint64{
+	0x6a09e667f3bcc908, 0xbb67ae8584caa73b, 0x3c6ef372fe94f82b, 0xa54ff53a5f1d36f1,
+	0x510e527fade682d1, 0x9b05688c2b3e6c1f, 0x1f83d9abfb41bd6b, 0x5be0cd19137e2179,
+}
+
+// param0 is the first parameter block word of unkeyed BLAKE2b-256: digest
+// length 32, key length 0, fanout 1, depth 1.
+const param0 = 0x01010020
+
+// zeroBlock feeds lanes that have no message or whose message is done;
+// their results are thrown away.
+var zeroBlock [BlockSize]byte
+
+// blocks is the number of compressions of an n-byte message: the empty
+// message still takes one.
+func blocks(n int) int {
+	if n == 0 {
+		return 1
+	}
+	return (n + BlockSize - 1) / BlockSize
+}
+
+// lane is one message of a batch.
+type lane struct {
+	msg []byte
+	pre int // prefix length
+	n   int // prefix plus message
+	nb  int // blocks; 0 for an unused lane
+}
+
+// batch hashes up to width messages, idx in out, prefixes and msgs, in
+// lock step. idx is sorted by block count, longest first, so the batch
+// runs as many steps as its first message needs; a lane that finishes
+// earlier compresses zero blocks, and its digest is taken out of the
+// state right after its last block, which is why a compress call ends
+// there.
+func batch(k impl, out [][32]byte, prefixes, msgs [][]byte, idx []int32) {
+	var (
+		h     state
+		lanes [maxLanes]lane
+		stage [maxLanes][2][BlockSize]byte // first block; last one if another
+		steps [stepsPerCall]step
+	)
+	width := k.lanes()
+	for i := range h {
+		for j := 0; j < width; j++ {
+			h[i][j] = iv[i]
+		}
+	}
+	for j := 0; j < width; j++ {
+		h[0][j] ^= param0
+	}
+	for j, i := range idx {
+		p, d := prefixOf(prefixes, int(i)), msgs[i]
+		l := lane{msg: d, pre: len(p), n: len(p) + len(d)}
+		l.nb = blocks(l.n)
+		c := copy(stage[j][0][:], p)
+		copy(stage[j][0][c:], d)
+		if l.nb > 1 {
+			copy(stage[j][1][:], d[BlockSize*(l.nb-1)-l.pre:])
+		}
+		lanes[j] = l
+	}
+	total, n := lanes[0].nb, 0
+	// The steps are written by index, not through a pointer, which escape
+	// analysis would take for a store to the heap and move stage there.
+	for s := 0; s < total; s++ {
+		done := false
+		for j := 0; j < width; j++ {
+			l := lanes[j]
+			switch {
+			case s >= l.nb:
+				steps[n].blk[j], steps[n].t[j], steps[n].f[j] = &zeroBlock, 0, 0
+			case s == l.nb-1:
+				steps[n].blk[j], steps[n].t[j], steps[n].f[j] = &stage[j][1], uint64(l.n), ^uint64(0)
+				if s == 0 {
+					steps[n].blk[j] = &stage[j][0]
+				}
+				done = true
+			case s == 0:
+				steps[n].blk[j], steps[n].t[j], steps[n].f[j] = &stage[j][0], BlockSize, 0
+			default:
+				off := BlockSize*s - l.pre
+				steps[n].blk[j] = (*[BlockSize]byte)(l.msg[off : off+BlockSize])
+				steps[n].t[j], steps[n].f[j] = uint64(BlockSize*(s+1)), 0
+			}
+		}
+		n++
+		if n < len(steps) && !done {
+			continue
+		}
+		compress(k, &h, steps[:n])
+		n = 0
+		if !done {
+			continue
+		}
+		for j, i := range idx {
+			if lanes[j].nb-1 != s {
+				continue
+			}
+			o := &out[i]
+			for w := 0; w < 4; w++ {
+				binary.LittleEndian.PutUint64(o[8*w:], h[w][j])
+			}
+		}
+	}
+}
