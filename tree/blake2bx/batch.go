@@ -51,10 +51,9 @@ func blocks(n int) int {
 
 // lane is one message of a batch.
 type lane struct {
-	msg []byte
-	pre int // prefix length
-	n   int // prefix plus message
-	nb  int // blocks; 0 for an unused lane
+	rest []byte // the message from its next in-place block on
+	n    int    // prefix plus message
+	last int    // step of the last block
 }
 
 // batch hashes up to width messages, idx in out, prefixes and msgs, in
@@ -81,37 +80,48 @@ func batch(k impl, out [][32]byte, prefixes, msgs [][]byte, idx []int32) {
 	}
 	for j, i := range idx {
 		p, d := prefixOf(prefixes, int(i)), msgs[i]
-		l := lane{msg: d, pre: len(p), n: len(p) + len(d)}
-		l.nb = blocks(l.n)
+		n := len(p) + len(d)
+		last := blocks(n) - 1
 		c := copy(stage[j][0][:], p)
 		copy(stage[j][0][c:], d)
-		if l.nb > 1 {
-			copy(stage[j][1][:], d[BlockSize*(l.nb-1)-l.pre:])
+		lanes[j] = lane{n: n, last: last}
+		if last > 0 {
+			copy(stage[j][1][:], d[BlockSize*last-len(p):])
+			lanes[j].rest = d[BlockSize-len(p):]
 		}
-		lanes[j] = l
 	}
-	total, n := lanes[0].nb, 0
+	// Lanes without a message compress the zero block throughout. Stale
+	// t and f in a reused step only reach lanes whose digest is taken.
+	for n := range steps {
+		for j := len(idx); j < width; j++ {
+			steps[n].blk[j] = &zeroBlock
+		}
+	}
 	// The steps are written by index, not through a pointer, which escape
 	// analysis would take for a store to the heap and move stage there.
+	total, n := lanes[0].last+1, 0
 	for s := 0; s < total; s++ {
 		done := false
-		for j := 0; j < width; j++ {
-			l := lanes[j]
-			switch {
-			case s >= l.nb:
-				steps[n].blk[j], steps[n].t[j], steps[n].f[j] = &zeroBlock, 0, 0
-			case s == l.nb-1:
-				steps[n].blk[j], steps[n].t[j], steps[n].f[j] = &stage[j][1], uint64(l.n), ^uint64(0)
+		t := uint64(BlockSize * (s + 1))
+		for j := range idx {
+			switch l := &lanes[j]; {
+			case s < l.last:
+				if s == 0 {
+					steps[n].blk[j] = &stage[j][0]
+				} else {
+					steps[n].blk[j] = (*[BlockSize]byte)(l.rest)
+					l.rest = l.rest[BlockSize:]
+				}
+				steps[n].t[j], steps[n].f[j] = t, 0
+			case s == l.last:
+				steps[n].blk[j] = &stage[j][1]
 				if s == 0 {
 					steps[n].blk[j] = &stage[j][0]
 				}
+				steps[n].t[j], steps[n].f[j] = uint64(l.n), ^uint64(0)
 				done = true
-			case s == 0:
-				steps[n].blk[j], steps[n].t[j], steps[n].f[j] = &stage[j][0], BlockSize, 0
 			default:
-				off := BlockSize*s - l.pre
-				steps[n].blk[j] = (*[BlockSize]byte)(l.msg[off : off+BlockSize])
-				steps[n].t[j], steps[n].f[j] = uint64(BlockSize*(s+1)), 0
+				steps[n].blk[j] = &zeroBlock
 			}
 		}
 		n++
@@ -124,7 +134,7 @@ func batch(k impl, out [][32]byte, prefixes, msgs [][]byte, idx []int32) {
 			continue
 		}
 		for j, i := range idx {
-			if lanes[j].nb-1 != s {
+			if lanes[j].last != s {
 				continue
 			}
 			o := &out[i]
