@@ -127,6 +127,9 @@ const (
 	avx2Fram = 1024
 )
 
+// scratch marks a register held for a rotation, holding no value.
+const scratch = -2
+
 type alloc struct {
 	reg   [16]int // value in each register, -1 free
 	where [16]int // register of each value, -1 not in one
@@ -167,12 +170,15 @@ func (a *alloc) next(v int) int {
 // not in keep.
 func (a *alloc) free(keep ...int) int {
 	for r, v := range a.reg {
-		if v < 0 {
+		if v == -1 {
 			return r
 		}
 	}
 	best, bestNext := -1, -1
 	for r, v := range a.reg {
+		if v == scratch {
+			continue
+		}
 		kept := false
 		for _, k := range keep {
 			kept = kept || k == v
@@ -234,30 +240,59 @@ func genAVX2() {
 	gs := schedule()
 	a := newAlloc(gs)
 	m := func(i int) string { return fmt.Sprintf("%d(SP)", msgOff+32*i) }
-	for p, x := range gs {
+	// Two G calls of a half round run interleaved: eight values and two
+	// scratch registers fit, and two chains in flight hide latency.
+	for p := 0; p < len(gs); p += 2 {
 		a.now = p
-		va := a.get(x.a)
-		vb := a.get(x.b, x.a)
-		vc := a.get(x.c, x.a, x.b)
-		vd := a.get(x.d, x.a, x.b, x.c)
-		a.dirty(x.a, x.b, x.c, x.d)
-		emit("VPADDQ %s, %s, %s", m(x.m0), va, va)
-		emit("VPADDQ %s, %s, %s", vb, va, va)
-		emit("VPXOR %s, %s, %s", va, vd, vd)
-		emit("VPSHUFD $0xb1, %s, %s", vd, vd)
-		emit("VPADDQ %s, %s, %s", vd, vc, vc)
-		emit("VPXOR %s, %s, %s", vc, vb, vb)
-		emit("VPSHUFB ·rot24<>(SB), %s, %s", vb, vb)
-		emit("VPADDQ %s, %s, %s", m(x.m1), va, va)
-		emit("VPADDQ %s, %s, %s", vb, va, va)
-		emit("VPXOR %s, %s, %s", va, vd, vd)
-		emit("VPSHUFB ·rot16<>(SB), %s, %s", vd, vd)
-		emit("VPADDQ %s, %s, %s", vd, vc, vc)
-		emit("VPXOR %s, %s, %s", vc, vb, vb)
-		t := fmt.Sprintf("Y%d", a.free(x.a, x.b, x.c, x.d))
-		emit("VPSRLQ $63, %s, %s", vb, t)
-		emit("VPADDQ %s, %s, %s", vb, vb, vb)
-		emit("VPOR %s, %s, %s", t, vb, vb)
+		pair := gs[p : p+2]
+		var keep []int
+		for _, x := range pair {
+			keep = append(keep, x.a, x.b, x.c, x.d)
+		}
+		var ops [2][]string
+		for i, x := range pair {
+			va := a.get(x.a, keep...)
+			vb := a.get(x.b, keep...)
+			vc := a.get(x.c, keep...)
+			vd := a.get(x.d, keep...)
+			a.dirty(x.a, x.b, x.c, x.d)
+			ops[i] = []string{
+				fmt.Sprintf("VPADDQ %s, %s, %s", m(x.m0), va, va),
+				fmt.Sprintf("VPADDQ %s, %s, %s", vb, va, va),
+				fmt.Sprintf("VPXOR %s, %s, %s", va, vd, vd),
+				fmt.Sprintf("VPSHUFD $0xb1, %s, %s", vd, vd),
+				fmt.Sprintf("VPADDQ %s, %s, %s", vd, vc, vc),
+				fmt.Sprintf("VPXOR %s, %s, %s", vc, vb, vb),
+				fmt.Sprintf("VPSHUFB ·rot24<>(SB), %s, %s", vb, vb),
+				fmt.Sprintf("VPADDQ %s, %s, %s", m(x.m1), va, va),
+				fmt.Sprintf("VPADDQ %s, %s, %s", vb, va, va),
+				fmt.Sprintf("VPXOR %s, %s, %s", va, vd, vd),
+				fmt.Sprintf("VPSHUFB ·rot16<>(SB), %s, %s", vd, vd),
+				fmt.Sprintf("VPADDQ %s, %s, %s", vd, vc, vc),
+				fmt.Sprintf("VPXOR %s, %s, %s", vc, vb, vb),
+			}
+		}
+		for k := range ops[0] {
+			for i := range ops {
+				emit("%s", ops[i][k])
+			}
+		}
+		// The scratch registers: the first is held while the second is
+		// found, then both are free again.
+		var ts [2]int
+		for i := range ts {
+			ts[i] = a.free(keep...)
+			a.reg[ts[i]] = scratch
+		}
+		for i, x := range pair {
+			vb, t := fmt.Sprintf("Y%d", a.where[x.b]), fmt.Sprintf("Y%d", ts[i])
+			emit("VPSRLQ $63, %s, %s", vb, t)
+			emit("VPADDQ %s, %s, %s", vb, vb, vb)
+			emit("VPOR %s, %s, %s", t, vb, vb)
+		}
+		for _, r := range ts {
+			a.reg[r] = -1
+		}
 	}
 	for i := 0; i < 8; i++ {
 		a.now = len(gs) + i
