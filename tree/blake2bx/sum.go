@@ -14,6 +14,11 @@ const chunk = 128
 // be nil (no prefixes); otherwise it and out are at least as long as msgs.
 // Messages may differ in length, but batches of equal block counts waste
 // no lanes. It does not allocate and is safe for concurrent use.
+//
+// Prefixes are copied; messages are read in place and may be handed to
+// x/crypto's hash.Hash, so escape analysis moves a message built on the
+// caller's stack to the heap. A short message (up to MaxPrefix bytes)
+// kept on the stack is best passed as the prefix of an empty message.
 func Sum256Prefixed(out [][32]byte, prefixes [][]byte, msgs [][]byte) {
 	k := active
 	if k == implNone || len(msgs) < minMessages {

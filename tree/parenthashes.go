@@ -1,0 +1,51 @@
+package tree
+
+import (
+	"encoding/binary"
+
+	"github.com/hyperfs/hyperfs/tree/blake2bx"
+)
+
+// parentMsgSize is a parent's hashed message: tag, size, two hashes.
+const parentMsgSize = 1 + 8 + 64
+
+// ParentNodes appends to dst the parents of the sibling pairs children[0]
+// and children[1], children[2] and children[3], ..., as ParentOf returns
+// them, and returns the extended slice; an odd last child is ignored. It
+// hashes the pairs several at a time (package blake2bx): a level of a
+// subtree built over a batch of leaves is one call. Apart from growing dst
+// it does not allocate, and it is safe for concurrent use.
+func ParentNodes(dst []Node, children []Node) []Node {
+	// The messages go in as prefixes of empty messages: blake2bx copies a
+	// prefix, while what it hands x/crypto escapes, and the messages are
+	// built on this stack.
+	var (
+		bufs  [leafBatch][parentMsgSize]byte
+		pre   [leafBatch][]byte
+		empty [leafBatch][]byte
+		sums  [leafBatch][32]byte
+	)
+	pairs := children[:len(children)/2*2]
+	for lo := 0; lo < len(pairs); lo += 2 * leafBatch {
+		part := pairs[lo:min(lo+2*leafBatch, len(pairs))]
+		n := len(part) / 2
+		for i := 0; i < n; i++ {
+			a, b := part[2*i], part[2*i+1]
+			if a.Index > b.Index {
+				a, b = b, a
+			}
+			buf := &bufs[i]
+			buf[0] = tagParent
+			binary.BigEndian.PutUint64(buf[1:], a.Size+b.Size)
+			copy(buf[9:], a.Hash[:])
+			copy(buf[41:], b.Hash[:])
+			pre[i] = buf[:]
+		}
+		blake2bx.Sum256Prefixed(sums[:n], pre[:n], empty[:n])
+		for i := 0; i < n; i++ {
+			a, b := part[2*i], part[2*i+1]
+			dst = append(dst, Node{Index: Parent(a.Index), Hash: sums[i], Size: a.Size + b.Size})
+		}
+	}
+	return dst
+}
