@@ -10,9 +10,9 @@ const BlockSize = 128
 const maxLanes = 8
 
 // stepsPerCall bounds the steps handed to one compress call, so the steps
-// live on the stack; one call per 16 steps is cheap next to 16 rounds of
-// compressions.
-const stepsPerCall = 16
+// live on the stack; one call per 8 steps is cheap next to 8 compressions
+// of every lane, and a batch of short messages zeroes fewer steps.
+const stepsPerCall = 8
 
 // step is one compression of every lane. The assembly reads it at fixed
 // offsets (asm_gen.go): blk at 0, t at 64, f at 128, 192 bytes in all.
@@ -35,6 +35,19 @@ var iv = [8]uint64{
 // param0 is the first parameter block word of unkeyed BLAKE2b-256: digest
 // length 32, key length 0, fanout 1, depth 1.
 const param0 = 0x01010020
+
+// initial is the state of every lane before its first block.
+var initial = func() (h state) {
+	for i := range h {
+		for j := range h[i] {
+			h[i][j] = iv[i]
+		}
+	}
+	for j := range h[0] {
+		h[0][j] ^= param0
+	}
+	return h
+}()
 
 // zeroBlock feeds lanes that have no message or whose message is done;
 // their results are thrown away.
@@ -69,15 +82,8 @@ func batch(k impl, out [][32]byte, prefixes, msgs [][]byte, idx []int32) {
 		stage [maxLanes][2][BlockSize]byte // first block; last one if another
 		steps [stepsPerCall]step
 	)
+	h = initial
 	width := k.lanes()
-	for i := range h {
-		for j := 0; j < width; j++ {
-			h[i][j] = iv[i]
-		}
-	}
-	for j := 0; j < width; j++ {
-		h[0][j] ^= param0
-	}
 	for j, i := range idx {
 		p, d := prefixOf(prefixes, int(i)), msgs[i]
 		n := len(p) + len(d)
