@@ -24,7 +24,10 @@ type Index interface {
 	// Reset drops everything the index holds for the feed.
 	Reset() error
 	// Update records offsets and nodes and the feed's new state at once.
+	// The index may keep them in memory until Flush, answering from there.
 	Update(u index.Update) error
+	// Flush writes what Update kept in memory; Sync calls it.
+	Flush() error
 	// Block returns block i's byte range; ok is false when unknown.
 	Block(i uint64) (start, end uint64, ok bool, err error)
 	// BlockAt returns the known non-empty block holding byte off.

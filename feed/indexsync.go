@@ -123,6 +123,15 @@ func (f *Feed) indexed(spans []index.BlockSpan, nodes []tree.Node) {
 	}
 }
 
+// flushIndex writes the index's pending updates.
+func (f *Feed) flushIndex() {
+	if idx := f.index(); idx != nil {
+		if err := idx.Flush(); err != nil {
+			f.dropIndex("flush", err)
+		}
+	}
+}
+
 // locate returns block i's byte range from the index.
 func (f *Feed) locate(i uint64) (start, end uint64, ok bool) {
 	idx := f.index()

@@ -227,6 +227,9 @@ func (f *Feed) Sync() error {
 	f.mu.unsynced = false
 	signLen, roots := f.pendingSignatureLocked()
 	f.mu.Unlock()
+	// The index's pending updates go out with each Sync, so that a feed
+	// that stays open keeps its index within a Sync of its length.
+	defer f.flushIndex()
 	if !unsynced && pages == nil {
 		return nil
 	}

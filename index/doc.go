@@ -13,9 +13,24 @@
 // they were built for; an index that disagrees with the feed on open (a
 // crash between the feed's commit and the index's, or JavaScript hypercore
 // having appended behind our back) is dropped and rebuilt, never trusted.
-// Writes go out as one Pebble batch per append batch or verified download,
-// without sync: Pebble's WAL orders them, and a lost tail is caught by the
-// check on open.
+// Writes go out in Pebble batches without sync: Pebble's WAL orders them,
+// and a lost tail is caught by the check on open.
+//
+// # Write-behind
+//
+// A Pebble commit costs about 6 us (a WAL write and the memtable), as much
+// as the rest of a one-block append through the mount. So an Update that
+// follows the feed's pending spans (an append, an in-order download) is
+// kept in memory, in one ascending run per feed, and committed with the
+// ones after it by Flush: at the feed's Sync (the mount syncs within a
+// second of an append), at Close, or once maxPending spans wait. Block,
+// BlockAt and State answer from the pending run first; a commit drops the
+// cached pages it changes before the spans leave the run, so a reader
+// finds every span in one place or the other. An Update out of order (a
+// sparse download behind the run) and a rebuild step commit what is
+// pending first. A crash loses at most the pending spans and the state
+// they carried: the index then reopens at an older state and the feed's
+// check on open indexes the rest from the tree file.
 //
 // # Keys
 //
@@ -42,7 +57,7 @@
 // or block look-up misses, so that the reads of a mount (a seek, then the
 // following blocks) cost binary searches in memory. Its size is bounded
 // for the whole DB (Options.OffsetCacheSize), whatever the feeds' lengths;
-// Update and Reset drop the pages they change.
+// commits and Reset drop the pages they change.
 //
 // Tree nodes (for proofs, and for checking a block's hash on its first
 // read) sit in the node cache, filled by Update and by the feed after a
@@ -63,5 +78,6 @@
 //
 // DB is safe for concurrent use; Pebble serialises its own writes. A Feed
 // handle (see FeedIndex) is used by one feed, whose engine already orders
-// its updates.
+// its updates; its mutex guards the pending run for in-memory work only,
+// and a second one orders its commits.
 package index

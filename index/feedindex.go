@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 
 	"github.com/cockroachdb/pebble/v2"
 
@@ -18,7 +19,58 @@ type FeedIndex struct {
 	key   [32]byte
 	pages *feedPages // in db.offsets
 	nodes *nodeFeed  // in db.nodes
+
+	// flushMu orders commits of pending updates, so that states reach
+	// Pebble in the order the feed reached them. It is held across a
+	// commit, which writes Pebble's WAL without syncing it.
+	flushMu sync.Mutex
+	// mu guards pend, and is held for in-memory work only.
+	mu   sync.Mutex
+	pend pending
 }
+
+// pending is what Updates recorded and no commit has written yet (see
+// "Write-behind" in the package doc).
+type pending struct {
+	spans []BlockSpan // ascending by index, and so by offset
+	// The state of the latest Update, if one came since the last commit;
+	// seq counts Updates so that a commit knows whether it wrote the last.
+	length   uint64
+	rootHash [32]byte
+	hasState bool
+	seq      uint64
+}
+
+// maxPending bounds the spans kept before an Update commits them itself.
+const maxPending = 4096
+
+// find returns the pending span of block i.
+func (p *pending) find(i uint64) (BlockSpan, bool) {
+	k, ok := slices.BinarySearchFunc(p.spans, i, func(s BlockSpan, i uint64) int { return cmpU64(s.Index, i) })
+	if !ok {
+		return BlockSpan{}, false
+	}
+	return p.spans[k], true
+}
+
+// at returns the pending non-empty block holding byte off.
+func (p *pending) at(off uint64) (BlockSpan, bool) {
+	k, _ := slices.BinarySearchFunc(p.spans, off+1, func(s BlockSpan, end uint64) int { return cmpU64(s.End, end) })
+	if k == len(p.spans) || p.spans[k].Start > off {
+		return BlockSpan{}, false
+	}
+	return p.spans[k], true
+}
+
+// follows reports whether blocks, ascending, come after the pending ones,
+// so that appending them keeps the run ascending. After a commit nothing
+// is pending and any blocks follow.
+func (p *pending) follows(blocks []BlockSpan) bool {
+	n := len(p.spans)
+	return n == 0 || len(blocks) == 0 || blocks[0].Index > p.spans[n-1].Index
+}
+
+func byIndex(a, b BlockSpan) int { return cmpU64(a.Index, b.Index) }
 
 // Update is one append batch, verified download or rebuild step of a
 // feed, applied as one batch.
@@ -59,6 +111,13 @@ const stateSize = 8 + 32
 
 // State implements feed.Index.
 func (fi *FeedIndex) State() (length uint64, rootHash [32]byte, ok bool, err error) {
+	fi.mu.Lock()
+	if fi.pend.hasState {
+		length, rootHash = fi.pend.length, fi.pend.rootHash
+		fi.mu.Unlock()
+		return length, rootHash, true, nil
+	}
+	fi.mu.Unlock()
 	v, closer, err := fi.db.db.Get(fi.prefix(tagState))
 	if errors.Is(err, pebble.ErrNotFound) {
 		return 0, rootHash, false, nil
@@ -80,6 +139,11 @@ func (fi *FeedIndex) Reset() error {
 	if fi.db.readOnly {
 		return ErrReadOnly
 	}
+	fi.flushMu.Lock()
+	defer fi.flushMu.Unlock()
+	fi.mu.Lock()
+	fi.pend = pending{seq: fi.pend.seq + 1}
+	fi.mu.Unlock()
 	b := fi.db.db.NewBatch()
 	defer b.Close()
 	for _, tag := range []byte{tagState, tagBlock, tagOffset} {
@@ -96,16 +160,95 @@ func (fi *FeedIndex) Reset() error {
 	return nil
 }
 
-// Update implements feed.Index: one batch, state last, no sync.
+// Update implements feed.Index. Blocks that follow the pending ones
+// wait with them for the next commit (Flush, Sync of the feed, or
+// maxPending reached); nodes go to the node cache at once. A rebuild
+// step (Partial) commits at once, behind what is pending.
 func (fi *FeedIndex) Update(u Update) error {
 	if fi.db.readOnly {
 		return ErrReadOnly
 	}
+	if u.Partial {
+		if err := fi.Flush(); err != nil {
+			return err
+		}
+		fi.flushMu.Lock()
+		defer fi.flushMu.Unlock()
+		return fi.commit(u.Blocks, nil)
+	}
+	fi.db.nodes.put(fi.nodes, u.Nodes...)
+	blocks := u.Blocks
+	if !slices.IsSortedFunc(blocks, byIndex) {
+		blocks = slices.SortedFunc(slices.Values(blocks), byIndex)
+	}
+	for {
+		fi.mu.Lock()
+		if !fi.pend.follows(blocks) {
+			// A download out of order: commit what is pending first, so
+			// that pending spans stay one ascending run.
+			fi.mu.Unlock()
+			if err := fi.Flush(); err != nil {
+				return err
+			}
+			continue
+		}
+		fi.pend.spans = append(fi.pend.spans, blocks...)
+		fi.pend.length, fi.pend.rootHash, fi.pend.hasState = u.Length, u.RootHash, true
+		fi.pend.seq++
+		full := len(fi.pend.spans) >= maxPending
+		fi.mu.Unlock()
+		if full {
+			return fi.Flush()
+		}
+		return nil
+	}
+}
+
+// Flush commits the pending updates as one batch, without sync. Readers
+// keep finding the spans in pending until the commit is done and the
+// cached pages it changes are dropped.
+func (fi *FeedIndex) Flush() error {
+	if fi.db.readOnly {
+		return nil
+	}
+	fi.flushMu.Lock()
+	defer fi.flushMu.Unlock()
+	fi.mu.Lock()
+	spans := fi.pend.spans[:len(fi.pend.spans):len(fi.pend.spans)]
+	var st *[stateSize]byte
+	if fi.pend.hasState {
+		st = new([stateSize]byte)
+		binary.BigEndian.PutUint64(st[:], fi.pend.length)
+		copy(st[8:], fi.pend.rootHash[:])
+	}
+	seq := fi.pend.seq
+	fi.mu.Unlock()
+	if len(spans) == 0 && st == nil {
+		return nil
+	}
+	if err := fi.commit(spans, st); err != nil {
+		return err
+	}
+	fi.mu.Lock()
+	// Updates only append to pend.spans while flushMu is held here, so
+	// the committed spans are still its first len(spans).
+	fi.pend.spans = append(fi.pend.spans[:0], fi.pend.spans[len(spans):]...)
+	if fi.pend.seq == seq {
+		fi.pend.hasState = false
+	}
+	fi.mu.Unlock()
+	return nil
+}
+
+// commit writes spans and, when st is set, the state last, as one batch
+// without sync, then drops the cached pages the spans change. Called with
+// flushMu held.
+func (fi *FeedIndex) commit(spans []BlockSpan, st *[stateSize]byte) error {
 	b := fi.db.db.NewBatch()
 	defer b.Close()
 	bp, op := fi.prefix(tagBlock), fi.prefix(tagOffset)
 	var val [16]byte
-	for _, s := range u.Blocks {
+	for _, s := range spans {
 		binary.BigEndian.PutUint64(val[:], s.Start)
 		binary.BigEndian.PutUint64(val[8:], s.End)
 		if err := b.Set(append(bp[:len(bp):len(bp)], u64(s.Index)...), val[:16], nil); err != nil {
@@ -116,10 +259,7 @@ func (fi *FeedIndex) Update(u Update) error {
 			return fmt.Errorf("index block %d: %w", s.Index, err)
 		}
 	}
-	if !u.Partial {
-		var st [stateSize]byte
-		binary.BigEndian.PutUint64(st[:], u.Length)
-		copy(st[8:], u.RootHash[:])
+	if st != nil {
 		if err := b.Set(fi.prefix(tagState), st[:], nil); err != nil {
 			return fmt.Errorf("index state: %w", err)
 		}
@@ -127,16 +267,21 @@ func (fi *FeedIndex) Update(u Update) error {
 	if err := fi.db.write("update", func() error { return b.Commit(pebble.NoSync) }); err != nil {
 		return fmt.Errorf("update index %x: %w", fi.key[:8], err)
 	}
-	if len(u.Blocks) > 0 {
-		fi.db.offsets.changed(fi.key, u.Blocks)
+	if len(spans) > 0 {
+		fi.db.offsets.changed(fi.key, spans)
 	}
-	fi.db.nodes.put(fi.nodes, u.Nodes...)
 	return nil
 }
 
 // Block implements feed.Index from the offset cache, which it fills with
 // the page of block i on a miss.
 func (fi *FeedIndex) Block(i uint64) (start, end uint64, ok bool, err error) {
+	fi.mu.Lock()
+	s, pending := fi.pend.find(i)
+	fi.mu.Unlock()
+	if pending {
+		return s.Start, s.End, true, nil
+	}
 	if start, end, ok, hit := fi.db.offsets.block(fi.pages, i); hit {
 		return start, end, ok, nil
 	}
@@ -174,6 +319,12 @@ func (fi *FeedIndex) blockGet(i uint64) (start, end uint64, ok bool, err error) 
 // BlockAt implements feed.Index from the offset cache, or on a miss with
 // one SeekGE after which the cache gets the page of the block found.
 func (fi *FeedIndex) BlockAt(off uint64) (i, start, end uint64, ok bool, err error) {
+	fi.mu.Lock()
+	s, pending := fi.pend.at(off)
+	fi.mu.Unlock()
+	if pending {
+		return s.Index, s.Start, s.End, true, nil
+	}
 	if i, start, end, ok, hit := fi.db.offsets.at(fi.pages, off); hit {
 		return i, start, end, ok, nil
 	}

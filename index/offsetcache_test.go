@@ -26,10 +26,11 @@ func (m *spanModel) at(off uint64) (i, start, end uint64, ok bool) {
 	return 0, 0, 0, false
 }
 
-// The offset cache answers exactly what Pebble answers, through appends
-// that extend a cached last page, downloads that fill gaps in cached
-// pages, resets, and evictions (a cache of a few pages), for random
-// queries including offsets inside runs of empty blocks.
+// The offset cache and the pending updates answer exactly what Pebble
+// answers, through appends that extend a cached last page, downloads that
+// fill gaps in cached pages (out of order, so pending is flushed first),
+// resets, and evictions (a cache of a few pages), for random queries
+// including offsets inside runs of empty blocks.
 func TestOffsetCacheAgreesWithModel(t *testing.T) {
 	for _, budget := range []int64{1, 3 * (pageBlocks*20 + pageOverhead), 64 << 20} {
 		db, err := Open(t.TempDir(), Options{OffsetCacheSize: budget})
@@ -74,9 +75,16 @@ func TestOffsetCacheAgreesWithModel(t *testing.T) {
 					u.Blocks = append(u.Blocks, BlockSpan{Index: uint64(i), Start: m.start[i], End: m.end[i]})
 				}
 			}
-			u.Partial = true
+			// Rebuild steps commit at once; others wait in pending, and
+			// a random Flush commits them.
+			u.Partial = rng.IntN(2) == 0
 			if err := fi.Update(u); err != nil {
 				t.Fatal(err)
+			}
+			if rng.IntN(3) == 0 {
+				if err := fi.Flush(); err != nil {
+					t.Fatal(err)
+				}
 			}
 		}
 		// Appends in batches, queried between them.

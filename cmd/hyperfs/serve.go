@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/hex"
 	"errors"
@@ -201,6 +202,9 @@ func runClone(c *cli, cmd *command, args []string) (err error) {
 	defer stop()
 	p := newProgress(c, hex.EncodeToString(key[:8]))
 	defer p.finish()
+	var bg backgroundSync
+	defer bg.wait()
+	var nextSync uint64
 	for {
 		changed, updated := f.Changed(), sw.Updated()
 		remote, known := sw.RemoteLength(f)
@@ -209,6 +213,10 @@ func runClone(c *cli, cmd *command, args []string) (err error) {
 		if known && f.Length() >= remote && have == f.Length() {
 			break
 		}
+		if have >= nextSync && f.ByteLength() > 0 {
+			bg.start(f.Sync)
+			nextSync = have + max(1, cloneSyncBytes*f.Length()/f.ByteLength())
+		}
 		select {
 		case <-changed:
 		case <-updated:
@@ -216,9 +224,49 @@ func runClone(c *cli, cmd *command, args []string) (err error) {
 			return fmt.Errorf("clone: interrupted with %d of %d blocks", have, max(remote, f.Length()))
 		}
 	}
+	if err := bg.wait(); err != nil {
+		return fmt.Errorf("clone: %w", err)
+	}
 	if err := f.Sync(); err != nil {
 		return fmt.Errorf("clone: %w", err)
 	}
 	c.noteFeed(f, target{dir: dir, name: *name, inHome: true})
 	return nil
+}
+
+// cloneSyncBytes is about how much a clone downloads between the syncs it
+// starts in the background. The data arrives faster than a disk takes it,
+// so without them the final Sync waited for all of it: ~50 ms of a
+// ~400 ms clone of 100 MiB here.
+const cloneSyncBytes = 16 << 20
+
+// backgroundSync runs one sync at a time on a goroutine of its own, which
+// its owner waits for before it returns.
+type backgroundSync struct {
+	done chan error // of the running sync; nil before the first
+	err  error      // the first failure
+}
+
+// start runs sync unless one is still running.
+func (b *backgroundSync) start(sync func() error) {
+	if b.done != nil {
+		select {
+		case err := <-b.done:
+			b.err = cmp.Or(b.err, err)
+		default:
+			return
+		}
+	}
+	done := make(chan error, 1)
+	b.done = done
+	go func() { done <- sync() }()
+}
+
+// wait waits for the running sync and returns the first failure.
+func (b *backgroundSync) wait() error {
+	if b.done != nil {
+		b.err = cmp.Or(b.err, <-b.done)
+		b.done = nil
+	}
+	return b.err
 }
