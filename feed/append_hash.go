@@ -60,9 +60,7 @@ func hashBatch(first uint64, blocks [][]byte, total int, beside ...func()) []tre
 				fn()
 			}
 		}
-		lh := leafHashers.Get().(*tree.LeafHasher)
-		hashRange(lh, first, blocks, span, first, first+n)
-		leafHashers.Put(lh)
+		hashRange(first, blocks, span, first, first+n)
 		wg.Wait()
 		return span
 	}
@@ -81,41 +79,54 @@ func hashBatch(first uint64, blocks [][]byte, total int, beside ...func()) []tre
 		k -= nb
 		lo := max(first, base+k*chunk)
 		hi := min(first+n, base+(k+1)*chunk)
-		lh := leafHashers.Get().(*tree.LeafHasher)
-		hashRange(lh, first, blocks, span, lo, hi)
-		leafHashers.Put(lh)
+		hashRange(first, blocks, span, lo, hi)
 	})
 	return span
 }
 
+// chunkBlocks is the fewest blocks a chunk has where the batch allows:
+// tree.LeafHashes hashes up to eight blocks at once, and a chunk of one or
+// two large blocks would hash them one at a time.
+const chunkBlocks = 8
+
 // chunkSize is the chunk length in blocks: a power of two near chunkBytes
-// of data, small enough to leave each worker several chunks to balance.
+// of data but at least chunkBlocks, small enough to leave each worker
+// several chunks to balance.
 func chunkSize(n, total, workers uint64) uint64 {
-	c := max(1, chunkBytes*n/max(total, 1))
+	c := max(chunkBlocks, chunkBytes*n/max(total, 1))
 	c = min(c, max(1, n/(4*workers)))
 	return 1 << (63 - bits.LeadingZeros64(c)) // round down to a power of two
 }
 
 // hashRange hashes blocks [lo, hi) of a batch starting at block first into
-// span, with the parents whose subtrees lie inside the range: the merkle
-// generator of grow, run on the range alone.
-func hashRange(lh *tree.LeafHasher, first uint64, blocks [][]byte, span []tree.Node, lo, hi uint64) {
+// span, with the parents whose subtrees lie inside the range. The leaves
+// go to tree.LeafHashes together, and the parents a level at a time to
+// tree.ParentNodes, which hash several messages at once: the nodes of a
+// level in the range are consecutive, and only a first node whose sibling
+// lies left of the range and a last one whose sibling lies right of it
+// have no parent here.
+func hashRange(first uint64, blocks [][]byte, span []tree.Node, lo, hi uint64) {
 	base := 2 * first
-	var stack [65]uint64 // indexes of the range's roots; 64 levels at most
-	top := 0
-	for b := lo; b < hi; b++ {
-		leaf := lh.Leaf(b, blocks[b-first])
-		span[leaf.Index-base] = leaf
-		stack[top] = leaf.Index
-		top++
-		for top > 1 && tree.Sibling(stack[top-1]) == stack[top-2] {
-			p := tree.ParentOf(span[stack[top-2]-base], span[stack[top-1]-base])
-			span[p.Index-base] = p
-			top--
-			stack[top-1] = p.Index
+	sc := rangeScratch.Get().(*[2][]tree.Node)
+	defer rangeScratch.Put(sc)
+	level := tree.LeafHashes(sc[0][:0], lo, blocks[lo-first:hi-first])
+	next := sc[1][:0]
+	for len(level) > 0 {
+		for _, n := range level {
+			span[n.Index-base] = n
 		}
+		pairs := level
+		if len(pairs) > 0 && tree.Sibling(pairs[0].Index) < pairs[0].Index {
+			pairs = pairs[1:] // its sibling is left of the range
+		}
+		next = tree.ParentNodes(next[:0], pairs) // an odd last one is left out
+		level, next = next, level
 	}
+	sc[0], sc[1] = level[:0], next[:0]
 }
+
+// rangeScratch holds the node slices of hashRange's levels between calls.
+var rangeScratch = sync.Pool{New: func() any { return new([2][]tree.Node) }}
 
 // grow adds the leaves of a hashed batch (from hashBatch) to a tree with
 // the given roots, merging roots as they become siblings (the merkle

@@ -77,7 +77,8 @@ func TestHashBatchMatchesSerial(t *testing.T) {
 func TestChunkSize(t *testing.T) {
 	for _, tc := range []struct{ n, total, workers, want uint64 }{
 		{128, 128 << 10, 2, 8},
-		{128, 128 * 64 << 10, 2, 1},
+		{128, 128 * 64 << 10, 2, 8},
+		{16, 16 * 64 << 10, 2, 2},
 		{2500, 2500 * 100, 2, 64},
 		{10, 0, 2, 1},
 		{1 << 20, 1 << 20, 16, 8192},
