@@ -198,3 +198,12 @@ func TestStepLayout(t *testing.T) {
 		t.Fatalf("step is %s bytes, the assembly assumes 192", got)
 	}
 }
+
+func TestBestIsAvailable(t *testing.T) {
+	for _, k := range available() {
+		if k == best() {
+			return
+		}
+	}
+	t.Errorf("best() = %v, not among %v", best(), available())
+}
