@@ -96,8 +96,9 @@ func batch(k impl, out [][32]byte, prefixes, msgs [][]byte, idx []int32) {
 			lanes[j].rest = d[BlockSize-len(p):]
 		}
 	}
-	// Lanes without a message compress the zero block throughout. Stale
-	// t and f in a reused step only reach lanes whose digest is taken.
+	// Lanes without a message compress the zero block throughout. The t
+	// and f a reused step keeps from before only reach lanes that are idle
+	// or whose digest has been taken: their results are never read.
 	for n := range steps {
 		for j := len(idx); j < width; j++ {
 			steps[n].blk[j] = &zeroBlock

@@ -4,6 +4,8 @@ package blake2bx
 
 import "golang.org/x/sys/cpu"
 
+//go:generate go run asm_gen.go -out compress_amd64.s
+
 //go:noescape
 func compressAVX2(h *state, s *step, n int)
 

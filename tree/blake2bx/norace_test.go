@@ -1,0 +1,5 @@
+//go:build !race
+
+package blake2bx
+
+const raceEnabled = false
