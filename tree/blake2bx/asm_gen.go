@@ -9,7 +9,6 @@ package main
 import (
 	"flag"
 	"fmt"
-	"log"
 	"os"
 	"strings"
 )
@@ -453,6 +452,7 @@ func main() {
 		return
 	}
 	if err := os.WriteFile(*outFile, []byte(text), 0o644); err != nil {
-		log.Fatal(err)
+		fmt.Fprintln(os.Stderr, "asm_gen:", err)
+		os.Exit(1)
 	}
 }
