@@ -1,10 +1,12 @@
 package peer
 
 import (
+	"math/rand/v2"
 	"testing"
 	"time"
 
 	"github.com/hyperfs/hyperfs/peer/wire"
+	"github.com/hyperfs/hyperfs/tree"
 )
 
 // The inbox between a connection's receiver and applier: bounded in
@@ -111,5 +113,58 @@ func TestInboxEnd(t *testing.T) {
 	}
 	if batch, ok := q.take(nil); ok || len(batch) != 0 {
 		t.Fatalf("take after the end = %d frames, ok %v; want 0, false", len(batch), ok)
+	}
+}
+
+// The applier hashes the values of Data messages ahead, each to its own
+// block's leaf, when at least minLeafBatch come together; other frames,
+// hash-only replies and blocks past any feed's range are left to Put.
+func TestHashLeaves(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 3))
+	for _, count := range []int{minLeafBatch - 1, minLeafBatch, 7, leafBatch, leafBatch + 3, 3*leafBatch + 1} {
+		var batch []inFrame
+		var wantHashed int
+		for k := 0; len(batch) < 4*count && wantHashed < count; k++ {
+			switch k % 4 {
+			case 1:
+				batch = append(batch, inFrame{m: &wire.Have{Start: uint64(k)}})
+			case 3:
+				batch = append(batch, inFrame{m: &wire.Data{Index: uint64(k)}}) // hash only
+			default:
+				v := make([]byte, rng.IntN(3000))
+				for i := range v {
+					v[i] = byte(rng.Uint32())
+				}
+				batch = append(batch, inFrame{m: &wire.Data{Index: uint64(1000 + k), Value: v}})
+				wantHashed++
+			}
+		}
+		batch = append(batch, inFrame{m: &wire.Data{Index: tree.MaxIndex, Value: []byte{1}}})
+		hashLeaves(batch)
+		hashed := 0
+		for _, fr := range batch {
+			d, ok := fr.m.(*wire.Data)
+			if !ok || d.Value == nil || d.Index >= tree.MaxIndex/2 {
+				if fr.hashed {
+					t.Errorf("%d values: %T %+v hashed", count, fr.m, fr.m)
+				}
+				continue
+			}
+			if !fr.hashed {
+				continue
+			}
+			hashed++
+			if want := tree.Leaf(d.Index, d.Value); fr.leaf != want {
+				t.Errorf("%d values: block %d: leaf %+v, want %+v", count, d.Index, fr.leaf, want)
+			}
+		}
+		// Full batches of leafBatch always; the rest when minLeafBatch.
+		want := wantHashed / leafBatch * leafBatch
+		if rest := wantHashed % leafBatch; rest >= minLeafBatch {
+			want += rest
+		}
+		if hashed != want {
+			t.Errorf("%d values: %d hashed ahead, want %d", count, hashed, want)
+		}
 	}
 }

@@ -527,6 +527,13 @@ func decodeFrame(fr wire.Frame) (wire.Message, error) {
 // receive handles message m, decoded by decodeFrame, from the remote's
 // channel id.
 func (s *Session) receive(id uint64, m wire.Message) error {
+	return s.receiveHashed(id, m, nil)
+}
+
+// receiveHashed is receive for a frame whose block the connection hashed
+// ahead: leaf, when set, is the leaf node of a Data message's value
+// (tree.Proof.Leaf).
+func (s *Session) receiveHashed(id uint64, m wire.Message, leaf *tree.Node) error {
 	if o, ok := m.(*wire.Open); ok {
 		return s.onOpen(id, o)
 	}
@@ -559,7 +566,7 @@ func (s *Session) receive(id uint64, m wire.Message) error {
 	case *wire.Request:
 		s.onRequest(ch, m)
 	case *wire.Data:
-		return s.onData(ch, m)
+		return s.onData(ch, m, leaf)
 	case *wire.Close:
 		// Answered with our own Close, as JS does, so both ends forget
 		// the channel.
@@ -742,7 +749,7 @@ func (s *Session) onRequest(ch *channel, m *wire.Request) {
 	}
 }
 
-func (s *Session) onData(ch *channel, m *wire.Data) error {
+func (s *Session) onData(ch *channel, m *wire.Data, leaf *tree.Node) error {
 	if m.Value != nil {
 		if _, asked := ch.inflight[m.Index]; !asked {
 			// Unrequested pushes are dropped (A16), and the sender is
@@ -757,7 +764,7 @@ func (s *Session) onData(ch *channel, m *wire.Data) error {
 	} else {
 		ch.hashPending = false
 	}
-	stored, err := s.put(ch, m)
+	stored, err := s.put(ch, m, leaf)
 	if m.Value != nil {
 		// Released after Put, not before: until the block is stored no
 		// other session may request it, and from then on they see it
@@ -779,9 +786,9 @@ func (s *Session) onData(ch *channel, m *wire.Data) error {
 
 // put verifies and stores the block or hash of m. It reports false,
 // without an error, when the feed was closed meanwhile.
-func (s *Session) put(ch *channel, m *wire.Data) (bool, error) {
+func (s *Session) put(ch *channel, m *wire.Data, leaf *tree.Node) (bool, error) {
 	f := ch.f
-	p := tree.Proof{Block: m.Index, Value: m.Value, HasValue: m.Value != nil, Signature: m.Signature}
+	p := tree.Proof{Block: m.Index, Value: m.Value, HasValue: m.Value != nil, Signature: m.Signature, Leaf: leaf}
 	p.Nodes = make([]tree.Node, len(m.Nodes))
 	for k, n := range m.Nodes {
 		if len(n.Hash) != 32 {

@@ -179,6 +179,11 @@ type Proof struct {
 	HasValue  bool   // distinguishes an empty block from a hash-only reply
 	Nodes     []Node // in wire order
 	Signature []byte // nil when absent
+	// Leaf, when set, is Leaf(Block, Value), hashed ahead by the receiver
+	// together with other blocks (LeafHashes is several times faster than
+	// one block at a time); VerifyProof then does not hash Value again.
+	// It is the caller's own computation, never a value from the wire.
+	Leaf *Node
 }
 
 // Verified is what a proof established.
@@ -211,7 +216,11 @@ func VerifyProof(publicKey ed25519.PublicKey, local NodeSource, p Proof) (*Verif
 	remote := p.Nodes
 	var top Node
 	if p.HasValue {
-		top = Leaf(p.Block, p.Value)
+		if l := p.Leaf; l != nil && l.Index == 2*p.Block && l.Size == uint64(len(p.Value)) {
+			top = *l
+		} else {
+			top = Leaf(p.Block, p.Value)
+		}
 	} else {
 		if len(remote) == 0 || remote[0].Index != 2*p.Block {
 			return nil, fmt.Errorf("%w: hash reply for block %d does not start with its node", ErrInvalidProof, p.Block)

@@ -311,6 +311,16 @@ func TestVerifyProofRejects(t *testing.T) {
 		{"block past length", func(p *tree.Proof) { p.Block = 1 << 60 }, pub},
 		{"hash reply without node", func(p *tree.Proof) { p.HasValue = false; p.Value = nil }, pub},
 		{"wrong block", func(p *tree.Proof) { p.Block = 4 }, pub},
+		{"wrong leaf hashed ahead", func(p *tree.Proof) {
+			l := tree.Leaf(5, []byte("other bytes"))
+			l.Size = uint64(len(p.Value))
+			p.Leaf = &l
+		}, pub},
+		{"flipped data hashed ahead", func(p *tree.Proof) {
+			p.Value = append([]byte{p.Value[0] ^ 1}, p.Value[1:]...)
+			l := tree.Leaf(5, p.Value)
+			p.Leaf = &l
+		}, pub},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -320,6 +330,27 @@ func TestVerifyProofRejects(t *testing.T) {
 				t.Fatal("tampered proof accepted")
 			}
 		})
+	}
+}
+
+// A leaf hashed ahead stands in for hashing the value; one that is not
+// the block's (another index or size) is ignored and the value hashed.
+func TestVerifyProofHashedAhead(t *testing.T) {
+	v := testvectors.Load(t)
+	f := v.FeedByName(t, "seven")
+	full := feedNodes(t, f)
+	pub := ed25519.PublicKey(testvectors.Hex(t, f.PublicKey))
+	sig := testvectors.Hex(t, *f.Signature)
+	leaf := full[10]
+	otherIndex, otherSize := leaf, leaf
+	otherIndex.Index, otherSize.Size = 12, leaf.Size+1
+	for _, l := range []*tree.Node{&leaf, &otherIndex, &otherSize} {
+		p := tree.Proof{Block: 5, Value: f.BlockData(t, 5), HasValue: true,
+			Nodes: []tree.Node{full[8], full[3], full[12]}, Signature: sig, Leaf: l}
+		got, err := tree.VerifyProof(pub, set{}, p)
+		if err != nil || got.Leaf != leaf {
+			t.Errorf("leaf %+v: verified %v, %v", *l, got, err)
+		}
 	}
 }
 
