@@ -2,11 +2,10 @@ package handshake
 
 import (
 	"crypto/subtle"
-	"encoding/binary"
 
+	"github.com/hyperfs/hyperfs/peer/handshake/xsalsa"
 	// The package is deprecated for new designs, but the wire format is
-	// fixed, and only it exposes the block counter a continuous stream
-	// needs (golang.org/x/crypto/salsa20 restarts at block 0 per call).
+	// fixed; it gives the HSalsa20 subkey of XSalsa20.
 	//lint:ignore SA1019 hypercore-protocol 8 mandates streamed XSalsa20 (spec 4.3)
 	"golang.org/x/crypto/salsa20/salsa"
 )
@@ -19,11 +18,10 @@ import (
 // A Stream is not safe for concurrent use.
 type Stream struct {
 	subKey [32]byte // HSalsa20(key, nonce[0:16])
-	// counter is the Salsa20 input: nonce[16:24] || u64le(next block).
-	counter [16]byte
-	block   uint64 // number of the next keystream block to generate
-	tail    [64]byte
-	used    int // bytes of tail already consumed; 64 when none are left
+	nonce  [8]byte  // nonce[16:24], the Salsa20 nonce
+	block  uint64   // number of the next keystream block to generate
+	tail   [64]byte
+	used   int // bytes of tail already consumed; 64 when none are left
 }
 
 // zeros is XORed with the keystream to obtain the keystream itself.
@@ -36,7 +34,7 @@ func NewStream(key [32]byte, nonce [NonceSize]byte) *Stream {
 	var hNonce [16]byte
 	copy(hNonce[:], nonce[:16])
 	salsa.HSalsa20(&s.subKey, &hNonce, &key, &salsa.Sigma)
-	copy(s.counter[:8], nonce[16:])
+	copy(s.nonce[:], nonce[16:])
 	return s
 }
 
@@ -51,18 +49,15 @@ func (s *Stream) XORKeyStream(dst, src []byte) {
 		s.used += n
 		dst, src = dst[n:], src[n:]
 	}
-	// Whole blocks go straight from src to dst; salsa advances the block
-	// counter inside the call.
+	// Whole blocks go straight from src to dst.
 	if full := len(src) &^ 63; full > 0 {
-		binary.LittleEndian.PutUint64(s.counter[8:], s.block)
-		salsa.XORKeyStream(dst[:full], src[:full], &s.counter, &s.subKey)
+		xsalsa.XORKeyStream(dst[:full], src[:full], &s.nonce, s.block, &s.subKey)
 		s.block += uint64(full / 64)
 		dst, src = dst[full:], src[full:]
 	}
 	// Start a new block for the rest and keep its unused tail.
 	if len(src) > 0 {
-		binary.LittleEndian.PutUint64(s.counter[8:], s.block)
-		salsa.XORKeyStream(s.tail[:], zeros[:], &s.counter, &s.subKey)
+		xsalsa.XORKeyStream(s.tail[:], zeros[:], &s.nonce, s.block, &s.subKey)
 		s.block++
 		s.used = subtle.XORBytes(dst, src, s.tail[:])
 	}
