@@ -20,17 +20,23 @@ type Stream struct {
 	subKey [32]byte // HSalsa20(key, nonce[0:16])
 	nonce  [8]byte  // nonce[16:24], the Salsa20 nonce
 	block  uint64   // number of the next keystream block to generate
-	tail   [64]byte
-	used   int // bytes of tail already consumed; 64 when none are left
+	ahead  [aheadSize]byte
+	used   int // bytes of ahead already consumed; aheadSize when none are left
 }
 
+// aheadSize is the keystream a call that ends inside a block computes for
+// the calls after it: one group of the widest xsalsa kernel (16 blocks)
+// costs about what one or two lone blocks cost (x/crypto does them one at
+// a time), and then serves the next kilobyte of small frames for free.
+const aheadSize = 16 * 64
+
 // zeros is XORed with the keystream to obtain the keystream itself.
-var zeros [64]byte
+var zeros [aheadSize]byte
 
 // NewStream returns the XSalsa20 stream for key and nonce, positioned at
 // its first byte.
 func NewStream(key [32]byte, nonce [NonceSize]byte) *Stream {
-	s := &Stream{used: len(zeros)}
+	s := &Stream{used: aheadSize}
 	var hNonce [16]byte
 	copy(hNonce[:], nonce[:16])
 	salsa.HSalsa20(&s.subKey, &hNonce, &key, &salsa.Sigma)
@@ -43,22 +49,24 @@ func NewStream(key [32]byte, nonce [NonceSize]byte) *Stream {
 // entirely or not at all.
 func (s *Stream) XORKeyStream(dst, src []byte) {
 	dst = dst[:len(src)]
-	// Finish the block a previous call started.
-	if s.used < len(s.tail) && len(src) > 0 {
-		n := subtle.XORBytes(dst, src, s.tail[s.used:])
+	// Use up the keystream a previous call computed ahead.
+	if s.used < aheadSize && len(src) > 0 {
+		n := subtle.XORBytes(dst, src, s.ahead[s.used:])
 		s.used += n
 		dst, src = dst[n:], src[n:]
 	}
-	// Whole blocks go straight from src to dst.
-	if full := len(src) &^ 63; full > 0 {
+	// Whole groups go straight from src to dst. Only whole groups: the
+	// kernels would do a shorter rest by the block, or a group and drop
+	// what it does not use, and the ahead buffer below wastes nothing.
+	if full := len(src) - len(src)%aheadSize; full > 0 {
 		xsalsa.XORKeyStream(dst[:full], src[:full], &s.nonce, s.block, &s.subKey)
 		s.block += uint64(full / 64)
 		dst, src = dst[full:], src[full:]
 	}
-	// Start a new block for the rest and keep its unused tail.
+	// Compute the next group for the rest and keep what it leaves.
 	if len(src) > 0 {
-		xsalsa.XORKeyStream(s.tail[:], zeros[:], &s.nonce, s.block, &s.subKey)
-		s.block++
-		s.used = subtle.XORBytes(dst, src, s.tail[:])
+		xsalsa.XORKeyStream(s.ahead[:], zeros[:], &s.nonce, s.block, &s.subKey)
+		s.block += aheadSize / 64
+		s.used = subtle.XORBytes(dst, src, s.ahead[:])
 	}
 }
