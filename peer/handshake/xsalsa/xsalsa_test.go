@@ -3,8 +3,11 @@ package xsalsa
 import (
 	"bytes"
 	"encoding/binary"
-	"fmt"
 	mrand "math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
 	"testing"
 
 	//lint:ignore SA1019 the reference implementation
@@ -135,18 +138,47 @@ func TestShortDst(t *testing.T) {
 	XORKeyStream(make([]byte, 10), make([]byte, 11), new([8]byte), 0, new([32]byte))
 }
 
-// The machine running the tests should exercise the paths it claims;
-// this guards the hook against silently testing the fallback twice.
-func TestPathsDistinct(t *testing.T) {
-	seen := map[string]bool{}
+// The hook must not test one path twice (the fallback for a kernel the
+// CPU lacks, say), and the default is the first kernel the CPU runs.
+func TestDispatch(t *testing.T) {
+	var names []string
 	for _, k := range paths() {
 		name := pathName(k)
-		if seen[name] {
+		if slices.Contains(names, name) {
 			t.Errorf("path %s twice", name)
 		}
-		seen[name] = true
+		names = append(names, name)
 	}
-	t.Logf("paths: %v", fmt.Sprint(len(seen)))
+	if pathName(active) != names[0] {
+		t.Errorf("active path %s, want %s", pathName(active), names[0])
+	}
+	t.Logf("paths: %v", names)
+}
+
+// xsalsa_amd64.s is what asm_gen.go writes.
+func TestGeneratedAssembly(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the generator")
+	}
+	gobin, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("no go command")
+	}
+	fresh := filepath.Join(t.TempDir(), "out.s")
+	if b, err := exec.Command(gobin, "run", "asm_gen.go", "-o", fresh).CombinedOutput(); err != nil {
+		t.Fatalf("go run asm_gen.go: %v\n%s", err, b)
+	}
+	want, err := os.ReadFile(fresh)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile("xsalsa_amd64.s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Error("xsalsa_amd64.s is stale: run go generate")
+	}
 }
 
 func firstDiff(a, b []byte) int {
