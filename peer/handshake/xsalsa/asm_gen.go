@@ -1,7 +1,7 @@
 //go:build ignore
 
 // This program writes xsalsa_amd64.s: go generate ./peer/handshake/xsalsa.
-// The two kernels are 600 lines of unrolled double rounds and
+// The kernels are 900 lines of unrolled double rounds and
 // transposition; generating them keeps the register plan in one place and
 // lets the operands be written in Intel order (destination first), which
 // is how the data flow reads, while the Go assembler wants them reversed.
@@ -12,7 +12,9 @@ import (
 	"flag"
 	"fmt"
 	"log"
+	"math/bits"
 	"os"
+	"strings"
 )
 
 var out bytes.Buffer
@@ -99,7 +101,8 @@ func main() {
 	out.WriteString("#include \"textflag.h\"\n\n")
 	constants()
 	avx2()
-	avx512()
+	evex("avx512", 16)
+	evex("avx512vl", 8)
 	if err := os.WriteFile(*dst, out.Bytes(), 0o644); err != nil {
 		log.Fatal(err)
 	}
@@ -307,109 +310,131 @@ func avx2() {
 	out.WriteString("\n")
 }
 
-// AVX-512 kernel: 16 blocks per group, all 16 state words in Z0-Z15,
-// VPROLD for the rotations. Z16, Z17 are the counter lanes, Z18-Z29
-// temporaries, Z30 ones and Z31 sixteen for the counter step.
-func avx512() {
-	z := func(i int) string { return fmt.Sprintf("Z%d", i) }
-	out.WriteString("// func xorAVX512(dst, src *byte, groups int, state *[16]uint32)\n")
-	out.WriteString("TEXT ·xorAVX512(SB), NOSPLIT, $0-32\n")
+// The AVX-512 kernels: all 16 state words in registers 0-15, VPROLD for
+// the rotations; 16 blocks per group in zmm (avx512) or, with AVX-512VL,
+// 8 in ymm (avx512vl), whose groups are half the size for what is left
+// after the groups of 16. Registers 16 and 17 are the counter lanes,
+// 18-29 temporaries, 30 ones and 31 the lane count for the counter step.
+func evex(name string, lanes int) {
+	prefix := "Z"
+	if lanes == 8 {
+		prefix = "Y"
+	}
+	v := func(i int) string { return fmt.Sprintf("%s%d", prefix, i) }
+	fn := "xor" + strings.ToUpper(name)
+	fmt.Fprintf(&out, "// func %s(dst, src *byte, groups int, state *[16]uint32)\n", fn)
+	fmt.Fprintf(&out, "TEXT ·%s(SB), NOSPLIT, $0-32\n", fn)
 	emit("MOVQ dst+0(FP), DI")
 	emit("MOVQ src+8(FP), SI")
 	emit("MOVQ groups+16(FP), CX")
 	emit("MOVQ state+24(FP), DX")
 
-	// Ones and sixteen without a memory constant: all-ones shifted.
-	emit("VPTERNLOGD $0xff, Z30, Z30, Z30")
-	emit("VPSRLD $31, Z30, Z30")
-	emit("VPSLLD $4, Z30, Z31")
+	// Ones and the lane count without a memory constant: all-ones shifted.
+	emit("VPTERNLOGD $0xff, %s, %s, %s", v(30), v(30), v(30))
+	emit("VPSRLD $31, %s, %s", v(30), v(30))
+	emit("VPSLLD $%d, %s, %s", bits.TrailingZeros(uint(lanes)), v(30), v(31))
 
 	// Lane i counts block counter+i; a lane whose low word wrapped (new <
 	// old, unsigned) adds one to its high word.
-	emit("VPBROADCASTD 32(DX), Z16")
-	emit("VPBROADCASTD 36(DX), Z17")
-	op("VPADDD", "Z18", "Z16", "lanes<>(SB)")
-	counter512 := func() {
-		opImm("VPCMPUD", 1, "K1", "Z18", "Z16")
-		emit("VPADDD Z30, Z17, K1, Z17")
-		emit("VMOVDQA32 Z18, Z16")
+	emit("VPBROADCASTD 32(DX), %s", v(16))
+	emit("VPBROADCASTD 36(DX), %s", v(17))
+	op("VPADDD", v(18), v(16), "lanes<>(SB)")
+	counter := func() {
+		opImm("VPCMPUD", 1, "K1", v(18), v(16))
+		emit("VPADDD %s, %s, K1, %s", v(30), v(17), v(17))
+		emit("VMOVDQA32 %s, %s", v(18), v(16))
 	}
-	counter512()
+	counter()
 
-	label("avx512Group")
+	label(name + "Group")
 	for w := range 16 {
 		switch w {
 		case 8:
-			emit("VMOVDQA32 Z16, Z8")
+			emit("VMOVDQA32 %s, %s", v(16), v(8))
 		case 9:
-			emit("VMOVDQA32 Z17, Z9")
+			emit("VMOVDQA32 %s, %s", v(17), v(9))
 		default:
-			emit("VPBROADCASTD %d(DX), %s", 4*w, z(w))
+			emit("VPBROADCASTD %d(DX), %s", 4*w, v(w))
 		}
 	}
 	emit("MOVQ $10, AX")
-	label("avx512Rounds")
+	label(name + "Rounds")
 	for _, qrs := range [][4][4]int{columnRound, rowRound} {
 		for _, s := range halfRound(qrs) {
-			op("VPADDD", "Z18", z(s.x), z(s.y))
-			emit("VPROLD $%d, Z18, Z18", s.rot)
-			op("VPXORD", z(s.target), z(s.target), "Z18")
+			op("VPADDD", v(18), v(s.x), v(s.y))
+			emit("VPROLD $%d, %s, %s", s.rot, v(18), v(18))
+			op("VPXORD", v(s.target), v(s.target), v(18))
 		}
 	}
 	emit("DECQ AX")
-	emit("JNZ avx512Rounds")
+	emit("JNZ %sRounds", name)
 
 	for w := range 16 {
 		switch w {
 		case 8:
-			op("VPADDD", "Z8", "Z8", "Z16")
+			op("VPADDD", v(8), v(8), v(16))
 		case 9:
-			op("VPADDD", "Z9", "Z9", "Z17")
+			op("VPADDD", v(9), v(9), v(17))
 		default:
-			emit("VPADDD.BCST %d(DX), %s, %s", 4*w, z(w), z(w))
+			emit("VPADDD.BCST %d(DX), %s, %s", 4*w, v(w), v(w))
 		}
 	}
 
 	// Per 128-bit lane k, a 4x4 transposition of words 4g..4g+3 leaves
-	// them for block 4k+j in register 4g+j; a 4x4 transposition of the
-	// 128-bit lanes of registers j, 4+j, 8+j, 12+j then gives blocks j,
-	// 4+j, 8+j, 12+j whole.
+	// them for block 4k+j in register 4g+j.
 	for g := range 4 {
-		a := [4]string{z(4 * g), z(4*g + 1), z(4*g + 2), z(4*g + 3)}
-		op("VPUNPCKLDQ", "Z18", a[0], a[1])
-		op("VPUNPCKHDQ", "Z19", a[0], a[1])
-		op("VPUNPCKLDQ", "Z20", a[2], a[3])
-		op("VPUNPCKHDQ", "Z21", a[2], a[3])
-		op("VPUNPCKLQDQ", a[0], "Z18", "Z20")
-		op("VPUNPCKHQDQ", a[1], "Z18", "Z20")
-		op("VPUNPCKLQDQ", a[2], "Z19", "Z21")
-		op("VPUNPCKHQDQ", a[3], "Z19", "Z21")
+		a := [4]string{v(4 * g), v(4*g + 1), v(4*g + 2), v(4*g + 3)}
+		op("VPUNPCKLDQ", v(18), a[0], a[1])
+		op("VPUNPCKHDQ", v(19), a[0], a[1])
+		op("VPUNPCKLDQ", v(20), a[2], a[3])
+		op("VPUNPCKHDQ", v(21), a[2], a[3])
+		op("VPUNPCKLQDQ", a[0], v(18), v(20))
+		op("VPUNPCKHQDQ", a[1], v(18), v(20))
+		op("VPUNPCKLQDQ", a[2], v(19), v(21))
+		op("VPUNPCKHQDQ", a[3], v(19), v(21))
+	}
+	xorStore := func(r string, off int) {
+		op("VPXORD", r, r, mem(off, "SI"))
+		emit("VMOVDQU32 %s, %s", r, mem(off, "DI"))
 	}
 	for j := range 4 {
-		a, b, c, d := z(j), z(4+j), z(8+j), z(12+j)
-		// Even and odd lanes of A,B and of C,D, then of those.
-		opImm("VSHUFI32X4", 0x88, "Z22", a, b)
-		opImm("VSHUFI32X4", 0xdd, "Z23", a, b)
-		opImm("VSHUFI32X4", 0x88, "Z24", c, d)
-		opImm("VSHUFI32X4", 0xdd, "Z25", c, d)
-		opImm("VSHUFI32X4", 0x88, "Z26", "Z22", "Z24")
-		opImm("VSHUFI32X4", 0x88, "Z27", "Z23", "Z25")
-		opImm("VSHUFI32X4", 0xdd, "Z28", "Z22", "Z24")
-		opImm("VSHUFI32X4", 0xdd, "Z29", "Z23", "Z25")
-		for k, r := range []string{"Z26", "Z27", "Z28", "Z29"} {
-			off := 64 * (4*k + j)
-			op("VPXORD", r, r, mem(off, "SI"))
-			emit("VMOVDQU32 %s, %s", r, mem(off, "DI"))
+		if lanes == 8 {
+			// Lanes 0 of registers j, 4+j are 32 bytes of block j, lanes
+			// 1 of block j+4; registers 8+j, 12+j hold the next 32.
+			for half := range 2 {
+				a, b := v(8*half+j), v(8*half+4+j)
+				opImm("VSHUFI32X4", 0, v(22), a, b)
+				opImm("VSHUFI32X4", 3, v(23), a, b)
+				xorStore(v(22), 64*j+32*half)
+				xorStore(v(23), 64*(j+4)+32*half)
+			}
+			continue
+		}
+		// A 4x4 transposition of the 128-bit lanes of registers j, 4+j,
+		// 8+j, 12+j gives blocks j, 4+j, 8+j, 12+j whole: even and odd
+		// lanes of A,B and of C,D, then of those.
+		a, b, c, d := v(j), v(4+j), v(8+j), v(12+j)
+		opImm("VSHUFI32X4", 0x88, v(22), a, b)
+		opImm("VSHUFI32X4", 0xdd, v(23), a, b)
+		opImm("VSHUFI32X4", 0x88, v(24), c, d)
+		opImm("VSHUFI32X4", 0xdd, v(25), c, d)
+		opImm("VSHUFI32X4", 0x88, v(26), v(22), v(24))
+		opImm("VSHUFI32X4", 0x88, v(27), v(23), v(25))
+		opImm("VSHUFI32X4", 0xdd, v(28), v(22), v(24))
+		opImm("VSHUFI32X4", 0xdd, v(29), v(23), v(25))
+		for k := range 4 {
+			xorStore(v(26+k), 64*(4*k+j))
 		}
 	}
 
-	op("VPADDD", "Z18", "Z16", "Z31")
-	counter512()
+	op("VPADDD", v(18), v(16), v(31))
+	counter()
 
-	emit("ADDQ $1024, SI")
-	emit("ADDQ $1024, DI")
+	emit("ADDQ $%d, SI", 64*lanes)
+	emit("ADDQ $%d, DI", 64*lanes)
 	emit("DECQ CX")
-	emit("JNZ avx512Group")
+	emit("JNZ %sGroup", name)
 	emit("VZEROUPPER")
 	emit("RET")
+	out.WriteString("\n")
 }
