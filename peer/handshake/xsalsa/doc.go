@@ -45,9 +45,9 @@
 // block; the output wants every word of block i. A 4x4 transposition of
 // 32-bit words within each 128-bit lane (VPUNPCK{L,H}DQ then
 // VPUNPCK{L,H}QDQ) gathers 16 bytes of one block per lane; a second
-// transposition of those lanes (VSHUFI32X4 for 16 blocks, VPERM2I128 for
-// 8) gathers whole blocks (32 bytes for AVX2), which are XORed with src
-// and stored unaligned.
+// transposition of those lanes (VSHUFI32X4, or VPERM2I128 for avx2) gathers
+// whole blocks, or halves with 8 lanes, which are XORed with src and
+// stored unaligned.
 //
 // The kernels only take whole groups. What a call leaves after the
 // groups of 16 goes to whole groups of 8 (avx512vl, or avx2 on a CPU with
@@ -88,8 +88,8 @@
 // The lows are other processes taking the core. Per byte avx512vl sits
 // between the two others: VPROLD and no spills are worth about 1.4x over
 // avx2, and the zmm width, though Zen 4 executes a 512-bit instruction as
-// two 256-bit halves, another 1.25x (fewer instructions to decode and
-// retire).
+// two 256-bit halves, another 1.25x (presumably fewer instructions to
+// decode and retire).
 //
 // In BenchmarkClone/100MiB (seeder and cloner in one process on the 2
 // cores) the Salsa20 share of CPU samples went from 33% (x/crypto) to 11%
