@@ -166,6 +166,9 @@ func avx2() {
 	emit("MOVQ src+8(FP), SI")
 	emit("MOVQ groups+16(FP), CX")
 	emit("MOVQ state+24(FP), DX")
+	// No groups would otherwise loop 2^64 times.
+	emit("TESTQ CX, CX")
+	emit("JZ avx2Done")
 	emit("LEAQ 31(SP), BX")
 	emit("ANDQ $~31, BX")
 
@@ -306,6 +309,7 @@ func avx2() {
 	emit("DECQ CX")
 	emit("JNZ avx2Group")
 	emit("VZEROUPPER")
+	label("avx2Done")
 	emit("RET")
 	out.WriteString("\n")
 }
@@ -328,6 +332,8 @@ func evex(name string, lanes int) {
 	emit("MOVQ src+8(FP), SI")
 	emit("MOVQ groups+16(FP), CX")
 	emit("MOVQ state+24(FP), DX")
+	emit("TESTQ CX, CX")
+	emit("JZ %sDone", name)
 
 	// Ones and the lane count without a memory constant: all-ones shifted.
 	emit("VPTERNLOGD $0xff, %s, %s, %s", v(30), v(30), v(30))
@@ -435,6 +441,7 @@ func evex(name string, lanes int) {
 	emit("DECQ CX")
 	emit("JNZ %sGroup", name)
 	emit("VZEROUPPER")
+	label(name + "Done")
 	emit("RET")
 	out.WriteString("\n")
 }

@@ -28,6 +28,8 @@ TEXT ·xorAVX2(SB), 0, $672-32
 	MOVQ src+8(FP), SI
 	MOVQ groups+16(FP), CX
 	MOVQ state+24(FP), DX
+	TESTQ CX, CX
+	JZ avx2Done
 	LEAQ 31(SP), BX
 	ANDQ $~31, BX
 	VPBROADCASTD 32(DX), Y0
@@ -391,6 +393,7 @@ avx2Rounds:
 	DECQ CX
 	JNZ avx2Group
 	VZEROUPPER
+avx2Done:
 	RET
 
 // func xorAVX512(dst, src *byte, groups int, state *[16]uint32)
@@ -399,6 +402,8 @@ TEXT ·xorAVX512(SB), NOSPLIT, $0-32
 	MOVQ src+8(FP), SI
 	MOVQ groups+16(FP), CX
 	MOVQ state+24(FP), DX
+	TESTQ CX, CX
+	JZ avx512Done
 	VPTERNLOGD $0xff, Z30, Z30, Z30
 	VPSRLD $31, Z30, Z30
 	VPSLLD $4, Z30, Z31
@@ -646,6 +651,7 @@ avx512Rounds:
 	DECQ CX
 	JNZ avx512Group
 	VZEROUPPER
+avx512Done:
 	RET
 
 // func xorAVX512VL(dst, src *byte, groups int, state *[16]uint32)
@@ -654,6 +660,8 @@ TEXT ·xorAVX512VL(SB), NOSPLIT, $0-32
 	MOVQ src+8(FP), SI
 	MOVQ groups+16(FP), CX
 	MOVQ state+24(FP), DX
+	TESTQ CX, CX
+	JZ avx512vlDone
 	VPTERNLOGD $0xff, Y30, Y30, Y30
 	VPSRLD $31, Y30, Y30
 	VPSLLD $3, Y30, Y31
@@ -885,5 +893,6 @@ avx512vlRounds:
 	DECQ CX
 	JNZ avx512vlGroup
 	VZEROUPPER
+avx512vlDone:
 	RET
 

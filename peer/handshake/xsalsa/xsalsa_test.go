@@ -189,3 +189,15 @@ func firstDiff(a, b []byte) int {
 	}
 	return -1
 }
+
+// A kernel asked for no groups writes nothing (and returns).
+func TestZeroGroups(t *testing.T) {
+	var st [16]uint32
+	dst := []byte{7}
+	for _, k := range available() {
+		xorGroups(k, &dst[0], &dst[0], 0, &st)
+		if dst[0] != 7 {
+			t.Errorf("%s wrote with zero groups", k.name)
+		}
+	}
+}
