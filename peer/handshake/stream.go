@@ -55,9 +55,9 @@ func (s *Stream) XORKeyStream(dst, src []byte) {
 		s.used += n
 		dst, src = dst[n:], src[n:]
 	}
-	// Whole groups go straight from src to dst. Only whole groups: the
-	// kernels would do a shorter rest by the block, or a group and drop
-	// what it does not use, and the ahead buffer below wastes nothing.
+	// Whole groups go straight from src to dst. Only whole groups: xsalsa
+	// would finish a shorter rest with lone blocks, or with a group whose
+	// unused keystream it drops; the ahead buffer below keeps it instead.
 	if full := len(src) - len(src)%aheadSize; full > 0 {
 		xsalsa.XORKeyStream(dst[:full], src[:full], &s.nonce, s.block, &s.subKey)
 		s.block += uint64(full / 64)
