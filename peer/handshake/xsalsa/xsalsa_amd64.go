@@ -4,7 +4,7 @@ package xsalsa
 
 import "golang.org/x/sys/cpu"
 
-//go:generate go run asm_gen.go
+//go:generate go run ./internal/asmgen
 
 //go:noescape
 func xorAVX2(dst, src *byte, groups int, state *[16]uint32)

@@ -155,7 +155,7 @@ func TestDispatch(t *testing.T) {
 	t.Logf("paths: %v", names)
 }
 
-// xsalsa_amd64.s is what asm_gen.go writes.
+// xsalsa_amd64.s is what internal/asmgen writes.
 func TestGeneratedAssembly(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the generator")
@@ -165,8 +165,8 @@ func TestGeneratedAssembly(t *testing.T) {
 		t.Skip("no go command")
 	}
 	fresh := filepath.Join(t.TempDir(), "out.s")
-	if b, err := exec.Command(gobin, "run", "asm_gen.go", "-o", fresh).CombinedOutput(); err != nil {
-		t.Fatalf("go run asm_gen.go: %v\n%s", err, b)
+	if b, err := exec.Command(gobin, "run", "./internal/asmgen", "-o", fresh).CombinedOutput(); err != nil {
+		t.Fatalf("go run ./internal/asmgen: %v\n%s", err, b)
 	}
 	want, err := os.ReadFile(fresh)
 	if err != nil {
