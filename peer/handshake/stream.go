@@ -2,11 +2,10 @@ package handshake
 
 import (
 	"crypto/subtle"
-	"encoding/binary"
 
+	"github.com/hyperfs/hyperfs/peer/handshake/xsalsa"
 	// The package is deprecated for new designs, but the wire format is
-	// fixed, and only it exposes the block counter a continuous stream
-	// needs (golang.org/x/crypto/salsa20 restarts at block 0 per call).
+	// fixed; it gives the HSalsa20 subkey of XSalsa20.
 	//lint:ignore SA1019 hypercore-protocol 8 mandates streamed XSalsa20 (spec 4.3)
 	"golang.org/x/crypto/salsa20/salsa"
 )
@@ -19,24 +18,29 @@ import (
 // A Stream is not safe for concurrent use.
 type Stream struct {
 	subKey [32]byte // HSalsa20(key, nonce[0:16])
-	// counter is the Salsa20 input: nonce[16:24] || u64le(next block).
-	counter [16]byte
-	block   uint64 // number of the next keystream block to generate
-	tail    [64]byte
-	used    int // bytes of tail already consumed; 64 when none are left
+	nonce  [8]byte  // nonce[16:24], the Salsa20 nonce
+	block  uint64   // number of the next keystream block to generate
+	ahead  [aheadSize]byte
+	used   int // bytes of ahead already consumed; aheadSize when none are left
 }
 
+// aheadSize is the keystream a call that ends inside a block computes for
+// the calls after it: one group of the widest xsalsa kernel (16 blocks)
+// costs about what one or two lone blocks cost (x/crypto does them one at
+// a time), and then serves the next kilobyte of small frames for free.
+const aheadSize = 16 * 64
+
 // zeros is XORed with the keystream to obtain the keystream itself.
-var zeros [64]byte
+var zeros [aheadSize]byte
 
 // NewStream returns the XSalsa20 stream for key and nonce, positioned at
 // its first byte.
 func NewStream(key [32]byte, nonce [NonceSize]byte) *Stream {
-	s := &Stream{used: len(zeros)}
+	s := &Stream{used: aheadSize}
 	var hNonce [16]byte
 	copy(hNonce[:], nonce[:16])
 	salsa.HSalsa20(&s.subKey, &hNonce, &key, &salsa.Sigma)
-	copy(s.counter[:8], nonce[16:])
+	copy(s.nonce[:], nonce[16:])
 	return s
 }
 
@@ -45,25 +49,24 @@ func NewStream(key [32]byte, nonce [NonceSize]byte) *Stream {
 // entirely or not at all.
 func (s *Stream) XORKeyStream(dst, src []byte) {
 	dst = dst[:len(src)]
-	// Finish the block a previous call started.
-	if s.used < len(s.tail) && len(src) > 0 {
-		n := subtle.XORBytes(dst, src, s.tail[s.used:])
+	// Use up the keystream a previous call computed ahead.
+	if s.used < aheadSize && len(src) > 0 {
+		n := subtle.XORBytes(dst, src, s.ahead[s.used:])
 		s.used += n
 		dst, src = dst[n:], src[n:]
 	}
-	// Whole blocks go straight from src to dst; salsa advances the block
-	// counter inside the call.
-	if full := len(src) &^ 63; full > 0 {
-		binary.LittleEndian.PutUint64(s.counter[8:], s.block)
-		salsa.XORKeyStream(dst[:full], src[:full], &s.counter, &s.subKey)
+	// Whole groups go straight from src to dst. Only whole groups: xsalsa
+	// would finish a shorter rest with lone blocks, or with a group whose
+	// unused keystream it drops; the ahead buffer below keeps it instead.
+	if full := len(src) - len(src)%aheadSize; full > 0 {
+		xsalsa.XORKeyStream(dst[:full], src[:full], &s.nonce, s.block, &s.subKey)
 		s.block += uint64(full / 64)
 		dst, src = dst[full:], src[full:]
 	}
-	// Start a new block for the rest and keep its unused tail.
+	// Compute the next group for the rest and keep what it leaves.
 	if len(src) > 0 {
-		binary.LittleEndian.PutUint64(s.counter[8:], s.block)
-		salsa.XORKeyStream(s.tail[:], zeros[:], &s.counter, &s.subKey)
-		s.block++
-		s.used = subtle.XORBytes(dst, src, s.tail[:])
+		xsalsa.XORKeyStream(s.ahead[:], zeros[:], &s.nonce, s.block, &s.subKey)
+		s.block += aheadSize / 64
+		s.used = subtle.XORBytes(dst, src, s.ahead[:])
 	}
 }

@@ -65,14 +65,14 @@ func TestStreamChunkings(t *testing.T) {
 	for i := range nonce {
 		nonce[i] = byte(rng.Uint32())
 	}
-	src := make([]byte, 5000)
+	src := make([]byte, 9000)
 	for i := range src {
 		src[i] = byte(rng.Uint32())
 	}
 	want := make([]byte, len(src))
 	salsa20.XORKeyStream(want, src, nonce[:], &key)
-	for trial := range 200 {
-		maxChunk := []int{1, 3, 64, 65, 200, 5000}[trial%6]
+	for trial := range 270 {
+		maxChunk := []int{1, 3, 64, 65, 200, 1023, 1025, 2100, 9000}[trial%9]
 		s := NewStream(key, nonce)
 		got := make([]byte, len(src))
 		inPlace := trial%2 == 0
