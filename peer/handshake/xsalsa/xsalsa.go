@@ -34,14 +34,15 @@ const maxGroup = 16 * 64
 // nonce || u64le(counter). For XSalsa20, key is the HSalsa20 subkey and
 // nonce the last 8 bytes of the 24-byte nonce.
 //
-// dst must be at least as long as src; they must overlap entirely or not
-// at all.
+// dst and src must overlap entirely or not at all. Only as many bytes as
+// the shorter of the two holds are processed (x/crypto panics instead; we
+// never do).
 func XORKeyStream(dst, src []byte, nonce *[8]byte, counter uint64, key *[32]byte) {
+	if len(dst) < len(src) {
+		src = src[:len(dst)]
+	}
 	if len(src) == 0 {
 		return
-	}
-	if len(dst) < len(src) {
-		panic("xsalsa: dst shorter than src")
 	}
 	dst = dst[:len(src)]
 	k := active

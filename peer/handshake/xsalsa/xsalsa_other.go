@@ -6,4 +6,6 @@ func available() []*kernel { return nil }
 
 func fastest() *kernel { return nil }
 
-func xorGroups(*kernel, *byte, *byte, int, *[16]uint32) { panic("xsalsa: no kernels") }
+// xorGroups is never called here: without kernels XORKeyStream always
+// takes the fallback.
+func xorGroups(*kernel, *byte, *byte, int, *[16]uint32) {}

@@ -10,7 +10,6 @@ import (
 	"bytes"
 	"flag"
 	"fmt"
-	"log"
 	"os"
 )
 
@@ -40,7 +39,8 @@ func main() {
 	evex("avx512", 16)
 	evex("avx512vl", 8)
 	if err := os.WriteFile(*dst, out.Bytes(), 0o644); err != nil {
-		log.Fatal(err)
+		fmt.Fprintln(os.Stderr, "asmgen:", err)
+		os.Exit(1)
 	}
 }
 
