@@ -124,6 +124,10 @@ func (f *Feed) readBlock(i uint64, s blockState) ([]byte, error) {
 		} else if b, ok, err := f.verifyAhead(i); ok {
 			return b, err
 		}
+	} else if !inOrder && !s.verified {
+		if b, ok, err := f.verifyAround(i); ok {
+			return b, err
+		}
 	}
 	var leaf tree.Node
 	if !s.located || !s.verified {

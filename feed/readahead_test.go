@@ -104,3 +104,78 @@ func TestSequentialReadsVerifyEveryBlock(t *testing.T) {
 		t.Fatalf("%d bytes of windows held after Close", held)
 	}
 }
+
+// A first read out of order verifies the aligned group of eight blocks
+// holding it (readaround.go): a corrupt block is ErrCorrupt every time
+// whichever block of its group is read first, its neighbours read back
+// and count as verified, and the last, shorter group works the same.
+func TestRandomReadsVerifyAround(t *testing.T) {
+	dir := t.TempDir()
+	w, err := feed.Create(feed.DirStorage{Dir: dir}, feed.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 205 // a last group of five
+	blocks := make([][]byte, n)
+	for i := range blocks {
+		blocks[i] = bytes.Repeat([]byte{byte(i), byte(i >> 8)}, i%40) // some empty
+	}
+	if err := w.Append(blocks...); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	bad := map[uint64]bool{13: true, 42: true, 203: true}
+	path := filepath.Join(dir, "data")
+	data, _ := os.ReadFile(path)
+	var off int
+	for i, b := range blocks {
+		if bad[uint64(i)] {
+			data[off+1] ^= 0x01
+		}
+		off += len(b)
+	}
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := openDir(t, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	ctx := context.Background()
+	verified := func() uint64 {
+		s, err := f.LocalState()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s.Verified
+	}
+	// Block 11 first: its group [8, 16) holds the corrupt 13.
+	if got, err := f.Get(ctx, 11); err != nil || !bytes.Equal(got, blocks[11]) {
+		t.Fatalf("Get(11) = %v", err)
+	}
+	if v := verified(); v != 7 {
+		t.Errorf("%d blocks verified after one read of group [8, 16) with a corrupt block, want 7", v)
+	}
+	// Then every block, out of order, twice; 42 is its group's first read.
+	for pass := range 2 {
+		for k := range uint64(n) {
+			i := (k*37 + 42) % n
+			got, err := f.Get(ctx, i)
+			if bad[i] {
+				if !errors.Is(err, feed.ErrCorrupt) {
+					t.Fatalf("pass %d: Get(%d) = %v, want ErrCorrupt", pass, i, err)
+				}
+				continue
+			}
+			if err != nil || !bytes.Equal(got, blocks[i]) {
+				t.Fatalf("pass %d: Get(%d) = %v", pass, i, err)
+			}
+		}
+	}
+	if v := verified(); v != n-uint64(len(bad)) {
+		t.Errorf("%d blocks verified after reading all, want %d", v, n-len(bad))
+	}
+}
