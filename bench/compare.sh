@@ -44,6 +44,9 @@ for w in "${workloads[@]}"; do
   n=$((n + 1))
   echo "running $name ..." >&2
   jsdir="$tmp/js$n"
+  # Each side starts with no dirty pages of the run before it to write
+  # back: the appends write 100 MB, which the kernel flushes meanwhile.
+  sync
   # shellcheck disable=SC2086
   js=$(node tests/interop/js/bench.js $jsargs --count "$count" --rand-seed 1 --dir "$jsdir")
   rm -rf "$jsdir"
@@ -52,6 +55,7 @@ for w in "${workloads[@]}"; do
     seek) bt=$seek_benchtime ;;
     *) bt="$(( (count + per - 1) / per ))x" ;;
   esac
+  sync
   gout=$(cd "$tmp" && ./feed.test -test.run '^$' -test.bench "^$gore" -test.benchtime "$bt" -test.benchmem)
   gline=$(grep -E '^Benchmark' <<<"$gout" | tail -1)
   [ -n "$gline" ] || { echo "compare.sh: no Go result for $name:" >&2; echo "$gout" >&2; exit 1; }
