@@ -1,6 +1,8 @@
 package feed
 
 import (
+	"sync"
+
 	"github.com/hyperfs/hyperfs/tree"
 )
 
@@ -44,7 +46,11 @@ func (f *Feed) verifyAround(i uint64) (block []byte, ok bool, err error) {
 		return nil, false, nil
 	}
 	var nodes [(2*aroundBlocks - 1) * nodeSize]byte
-	data := make([]byte, end-start)
+	// The group's bytes only pass through: a pooled buffer, since a fresh
+	// one (zeroed, then collected) cost as much as hashing the group.
+	buf := aroundBufs.Get().(*[]byte)
+	defer aroundBufs.Put(buf)
+	data := (*buf)[:end-start]
 	if _, err := readFull(f.treeF, nodes[:(2*n-1)*nodeSize], nodeOffset(2*g)); err != nil {
 		return nil, false, nil
 	}
@@ -84,6 +90,9 @@ func (f *Feed) verifyAround(i uint64) (block []byte, ok bool, err error) {
 	// A copy: the caller keeps it, and should not keep the whole group.
 	return append([]byte(nil), blocks[i-g]...), true, nil
 }
+
+// aroundBufs holds buffers of aroundBytes for verifyAround.
+var aroundBufs = sync.Pool{New: func() any { b := make([]byte, aroundBytes); return &b }}
 
 // spanOf returns block i's byte range from memory or the index.
 func (f *Feed) spanOf(i uint64) (start, end uint64, ok bool) {
