@@ -115,20 +115,24 @@ func openFixture(b *testing.B, dir string) *feed.Feed {
 func BenchmarkGet(b *testing.B) {
 	dir := readFixture(b)
 	ctx := context.Background()
-	for _, random := range []bool{false, true} {
-		name := "seq"
-		if random {
-			name = "random"
-		}
+	for _, name := range []string{"seq", "random", "sparse"} {
 		b.Run(name, func(b *testing.B) {
 			f := openFixture(b, dir)
 			defer f.Close()
 			idx := make([]uint64, readBlocks)
 			r := rand.New(rand.NewPCG(1, 1))
+			// sparse: one block of each group of 8 in random order, so
+			// that the first readBlocks/8 reads each verify a group no
+			// read comes back to (readaround.go's worst case).
+			groups := r.Perm(readBlocks / 8)
 			for i := range idx {
-				idx[i] = uint64(i)
-				if random {
+				switch name {
+				case "seq":
+					idx[i] = uint64(i)
+				case "random":
 					idx[i] = r.Uint64N(readBlocks)
+				case "sparse":
+					idx[i] = uint64(8*groups[i%len(groups)] + i%8)
 				}
 			}
 			b.SetBytes(readBlockSize)
