@@ -105,23 +105,7 @@ func (f *Feed) verifyAhead(i uint64) (block []byte, ok bool, err error) {
 // It returns nil for fewer than two such blocks or a failed read (the
 // single-block path then reports what is wrong).
 func (f *Feed) readWindow(i uint64) *window {
-	f.mu.RLock()
-	if i >= uint64(len(f.mu.ends)) {
-		// Not in the in-memory table (a feed opened with an Index keeps
-		// none): the single-block path locates it.
-		f.mu.RUnlock()
-		return nil
-	}
-	start := f.offsetLocked(i)
-	end, n := start, uint64(0)
-	for j := i; j < i+aheadBlocks && j < uint64(len(f.mu.ends)) && f.mu.bits.HasBlock(j) && !f.isVerifiedLocked(j); j++ {
-		if f.mu.ends[j]-start > aheadBytes && n > 0 {
-			break
-		}
-		end = f.mu.ends[j]
-		n++
-	}
-	f.mu.RUnlock()
+	start, end, n, nodes := f.windowExtent(i)
 	if n < 2 || end-start > MaxBlockSize {
 		return nil
 	}
@@ -132,14 +116,16 @@ func (f *Feed) readWindow(i uint64) *window {
 	}
 	w := &window{first: i, size: size}
 	data := make([]byte, end-start)
-	nodes := make([]byte, (2*n-1)*nodeSize)
 	if _, err := readFull(f.data, data, int64(start)); err != nil {
 		aheadHeld.Add(-size)
 		return nil
 	}
-	if _, err := readFull(f.treeF, nodes, nodeOffset(2*i)); err != nil {
-		aheadHeld.Add(-size)
-		return nil
+	if nodes == nil {
+		nodes = make([]byte, (2*n-1)*nodeSize)
+		if _, err := readFull(f.treeF, nodes, nodeOffset(2*i)); err != nil {
+			aheadHeld.Add(-size)
+			return nil
+		}
 	}
 	// Each leaf is checked against its own bytes, cut by the leaf's size.
 	w.blocks, w.leaves = make([][]byte, n), make([]tree.Node, n)
@@ -168,6 +154,56 @@ func (f *Feed) readWindow(i uint64) *window {
 		}
 	})
 	return w
+}
+
+// windowExtent finds the window from block i on: the stored, unverified
+// blocks that follow it, up to aheadBlocks and aheadBytes, and their byte
+// range. With the offsets in memory that is all it reads; with them in
+// the index (the feeds of a home's owner) it locates block i there and
+// reads the candidates' leaves to size the window, and returns them.
+func (f *Feed) windowExtent(i uint64) (start, end, n uint64, nodes []byte) {
+	f.mu.RLock()
+	if i < uint64(len(f.mu.ends)) {
+		defer f.mu.RUnlock()
+		start = f.offsetLocked(i)
+		end = start
+		for j := i; j < i+aheadBlocks && j < uint64(len(f.mu.ends)) && f.mu.bits.HasBlock(j) && !f.isVerifiedLocked(j); j++ {
+			if f.mu.ends[j]-start > aheadBytes && n > 0 {
+				break
+			}
+			end = f.mu.ends[j]
+			n++
+		}
+		return start, end, n, nil
+	}
+	m := uint64(0)
+	for j := i; j < i+aheadBlocks && j < f.mu.length && f.mu.bits.HasBlock(j) && !f.isVerifiedLocked(j); j++ {
+		m++
+	}
+	f.mu.RUnlock()
+	if m < 2 {
+		return 0, 0, 0, nil
+	}
+	start, _, ok := f.spanOf(i)
+	if !ok {
+		return 0, 0, 0, nil
+	}
+	nodes = make([]byte, (2*m-1)*nodeSize)
+	if _, err := readFull(f.treeF, nodes, nodeOffset(2*i)); err != nil {
+		return 0, 0, 0, nil
+	}
+	end = start
+	for ; n < m; n++ {
+		leaf, ok := decodeNode(2*(i+n), nodes[2*n*nodeSize:])
+		if !ok || (end+leaf.Size-start > aheadBytes && n > 0) {
+			break
+		}
+		end += leaf.Size
+	}
+	if n == 0 {
+		return 0, 0, 0, nil
+	}
+	return start, end, n, nodes[:(2*n-1)*nodeSize]
 }
 
 // fromAhead copies block i out of the last verified window, so the
