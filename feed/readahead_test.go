@@ -11,22 +11,19 @@ import (
 	"github.com/hyperfs/hyperfs/feed"
 )
 
-// Reading in order verifies windows of blocks at once (readahead.go): a
-// corrupt block inside a window (the first, or one hashed ahead while the
-// reader was in the one before) is still ErrCorrupt every time it is
-// read, its neighbours still read back, a block cleared after its window
-// was verified is not served from the window, and the windows' memory is
-// given back.
-func TestSequentialReadsVerifyEveryBlock(t *testing.T) {
-	dir := t.TempDir()
+// corruptedFeed writes a feed of n blocks, block i of pairs(i) copies of
+// two bytes of i, then flips the second byte of each block in bad (none
+// may be empty) in the data file.
+func corruptedFeed(t *testing.T, n int, pairs func(i int) int, bad map[uint64]bool) (dir string, blocks [][]byte) {
+	t.Helper()
+	dir = t.TempDir()
 	w, err := feed.Create(feed.DirStorage{Dir: dir}, feed.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	const n = 3000 // several windows of 512
-	blocks := make([][]byte, n)
+	blocks = make([][]byte, n)
 	for i := range blocks {
-		blocks[i] = bytes.Repeat([]byte{byte(i), byte(i >> 8)}, 1+i%50)
+		blocks[i] = bytes.Repeat([]byte{byte(i), byte(i >> 8)}, pairs(i))
 	}
 	if err := w.Append(blocks...); err != nil {
 		t.Fatal(err)
@@ -34,12 +31,17 @@ func TestSequentialReadsVerifyEveryBlock(t *testing.T) {
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
-	bad := map[uint64]bool{70: true, 1300: true, 2047: true}
 	path := filepath.Join(dir, "data")
-	data, _ := os.ReadFile(path)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
 	var off int
 	for i, b := range blocks {
 		if bad[uint64(i)] {
+			if len(b) == 0 {
+				t.Fatalf("block %d to corrupt is empty", i)
+			}
 			data[off+1] ^= 0x01
 		}
 		off += len(b)
@@ -47,6 +49,19 @@ func TestSequentialReadsVerifyEveryBlock(t *testing.T) {
 	if err := os.WriteFile(path, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
+	return dir, blocks
+}
+
+// Reading in order verifies windows of blocks at once (readahead.go): a
+// corrupt block inside a window (the first, or one hashed ahead while the
+// reader was in the one before) is still ErrCorrupt every time it is
+// read, its neighbours still read back, a block cleared after its window
+// was verified is not served from the window, and the windows' memory is
+// given back.
+func TestSequentialReadsVerifyEveryBlock(t *testing.T) {
+	const n = 3000 // several windows of 512
+	bad := map[uint64]bool{70: true, 1300: true, 2047: true}
+	dir, blocks := corruptedFeed(t, n, func(i int) int { return 1 + i%50 }, bad)
 	f, err := openDir(t, dir)
 	if err != nil {
 		t.Fatal(err)
@@ -110,35 +125,9 @@ func TestSequentialReadsVerifyEveryBlock(t *testing.T) {
 // whichever block of its group is read first, its neighbours read back
 // and count as verified, and the last, shorter group works the same.
 func TestRandomReadsVerifyAround(t *testing.T) {
-	dir := t.TempDir()
-	w, err := feed.Create(feed.DirStorage{Dir: dir}, feed.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	const n = 205 // a last group of five
-	blocks := make([][]byte, n)
-	for i := range blocks {
-		blocks[i] = bytes.Repeat([]byte{byte(i), byte(i >> 8)}, i%40) // some empty
-	}
-	if err := w.Append(blocks...); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
 	bad := map[uint64]bool{13: true, 42: true, 203: true}
-	path := filepath.Join(dir, "data")
-	data, _ := os.ReadFile(path)
-	var off int
-	for i, b := range blocks {
-		if bad[uint64(i)] {
-			data[off+1] ^= 0x01
-		}
-		off += len(b)
-	}
-	if err := os.WriteFile(path, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	dir, blocks := corruptedFeed(t, n, func(i int) int { return i % 40 }, bad) // some empty
 	f, err := openDir(t, dir)
 	if err != nil {
 		t.Fatal(err)
