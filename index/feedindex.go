@@ -168,6 +168,7 @@ func (fi *FeedIndex) Update(u Update) error {
 	if fi.db.readOnly {
 		return ErrReadOnly
 	}
+	fi.db.nodes.put(fi.nodes, u.Nodes...)
 	if u.Partial {
 		if err := fi.Flush(); err != nil {
 			return err
@@ -176,7 +177,6 @@ func (fi *FeedIndex) Update(u Update) error {
 		defer fi.flushMu.Unlock()
 		return fi.commit(u.Blocks, nil)
 	}
-	fi.db.nodes.put(fi.nodes, u.Nodes...)
 	blocks := u.Blocks
 	if !slices.IsSortedFunc(blocks, byIndex) {
 		blocks = slices.SortedFunc(slices.Values(blocks), byIndex)

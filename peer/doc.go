@@ -180,9 +180,13 @@
 //	receiver  reads the socket, decrypts, splits and decodes frames into
 //	          the inbox (recv.go); it alone touches the read side of the
 //	          socket and the read deadline.
-//	applier   (run's own goroutine) takes frames from the inbox in order
-//	          and hands them to the Session under conn.mu; feed.Put (the
-//	          BLAKE2b hash of each block, its proof, the writes) runs here.
+//	applier   (run's own goroutine) takes frames from the inbox in order,
+//	          hashes the values of their Data messages together outside
+//	          conn.mu (hashLeaves: tree.LeafHashes, up to eight blocks at
+//	          once), and hands the frames to the Session under conn.mu;
+//	          feed.Put (the proof against the leaf, the writes) runs here.
+//	          A value the Session then drops (an unrequested push, A16)
+//	          was hashed for nothing, which costs less than decrypting it.
 //	writer    takes Output under conn.mu and sends it outside the lock,
 //	          or a keep-alive after half the idle timeout of silence; it
 //	          alone touches the write side and the write deadline, and
