@@ -122,7 +122,9 @@
 // reschedule of the others); and it is what JS does, so a Go peer and
 // a JS peer treat a staller alike. The cost, as in JS, is that one
 // stalled feed drops the connection for the others too, and that a
-// peer we dialled is redialled (with backoff) and may stall again.
+// peer we dialled is redialled and may stall again: not before 30 s
+// (stallBackoff in swarm.go), so it holds blocks for at most a request
+// timeout in every 50 s or so.
 // Hash requests for the remote's length (live feeds) are not timed:
 // they reserve nothing, and every connection asks its own peer, so a
 // peer ignoring one delays nothing another peer could do (JS times them

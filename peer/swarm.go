@@ -543,7 +543,7 @@ func (s *Swarm) runConn(nc net.Conn, initiator bool) error {
 
 // Dial keeps a connection to addr until Close: it redials with
 // exponential backoff (100 ms up to 10 s, jittered) whenever the
-// connection fails or ends.
+// connection fails or ends (see redialAfter).
 func (s *Swarm) Dial(addr string) error {
 	s.mu.Lock()
 	if s.ctx.Err() != nil {
@@ -554,8 +554,7 @@ func (s *Swarm) Dial(addr string) error {
 	s.mu.Unlock()
 	go func() {
 		defer s.wg.Done()
-		const minBackoff, maxBackoff = 100 * time.Millisecond, 10 * time.Second
-		backoff := minBackoff
+		backoff := time.Duration(0)
 		var d net.Dialer
 		for s.ctx.Err() == nil {
 			start := time.Now()
@@ -566,9 +565,7 @@ func (s *Swarm) Dial(addr string) error {
 			if s.ctx.Err() != nil {
 				return
 			}
-			if time.Since(start) > time.Minute {
-				backoff = minBackoff // it worked for a while
-			}
+			backoff = redialAfter(backoff, time.Since(start), err)
 			s.log.Info("peer connection ended; redialling", "addr", addr, "err", err, "in", backoff)
 			t := time.NewTimer(backoff/2 + rand.N(backoff/2+1))
 			select {
@@ -577,10 +574,35 @@ func (s *Swarm) Dial(addr string) error {
 				t.Stop()
 				return
 			}
-			backoff = min(2*backoff, maxBackoff)
 		}
 	}()
 	return nil
+}
+
+// Redial backoff bounds. A peer dropped for not answering requests
+// (ErrRequestTimeout) waits at least stallBackoff: redialled at once, it
+// would hold the blocks it is asked for (each block is asked of one peer
+// at a time) for another request timeout.
+const (
+	minBackoff   = 100 * time.Millisecond
+	maxBackoff   = 10 * time.Second
+	stallBackoff = 30 * time.Second
+)
+
+// redialAfter is the wait before redialling a connection that lasted
+// lasted and ended with err, after a wait of prev before it (0 at first):
+// it doubles from minBackoff up to maxBackoff, starts over after a
+// connection that worked for a minute, and is at least stallBackoff
+// after a stall.
+func redialAfter(prev, lasted time.Duration, err error) time.Duration {
+	next := minBackoff
+	if lasted <= time.Minute && prev > 0 {
+		next = min(2*prev, maxBackoff)
+	}
+	if errors.Is(err, ErrRequestTimeout) {
+		next = max(next, stallBackoff)
+	}
+	return next
 }
 
 // Close disconnects every peer, stops listening and dialling, uninstalls

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"net"
@@ -435,4 +436,30 @@ func TestRequestTimeoutSlowSeeder(t *testing.T) {
 		t.Fatalf("%d request timeouts logged", all)
 	}
 	sameBlocks(t, w, r, all)
+}
+
+// The redial wait doubles from minBackoff to maxBackoff, starts over
+// after a connection that lasted a minute, and a peer dropped for
+// stalling is not redialled before stallBackoff.
+func TestRedialAfter(t *testing.T) {
+	stall := fmt.Errorf("%w: 3 requests", ErrRequestTimeout)
+	refused := errors.New("connection refused")
+	for _, tc := range []struct {
+		prev, lasted time.Duration
+		err          error
+		want         time.Duration
+	}{
+		{0, 0, refused, minBackoff},
+		{minBackoff, 0, refused, 2 * minBackoff},
+		{8 * time.Second, time.Second, refused, maxBackoff},
+		{maxBackoff, time.Second, refused, maxBackoff},
+		{maxBackoff, 2 * time.Minute, refused, minBackoff},
+		{0, 20 * time.Second, stall, stallBackoff},
+		{minBackoff, 2 * time.Minute, stall, stallBackoff},
+		{stallBackoff, time.Second, refused, maxBackoff},
+	} {
+		if got := redialAfter(tc.prev, tc.lasted, tc.err); got != tc.want {
+			t.Errorf("redialAfter(%v, %v, %v) = %v, want %v", tc.prev, tc.lasted, tc.err, got, tc.want)
+		}
+	}
 }
