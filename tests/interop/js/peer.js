@@ -34,6 +34,10 @@
 //                         --stream-extensions) on every stream as it opens
 //   --ack                 replicate with ack: true: the remote acks each
 //                         Data we send; each ack prints {"ack": INDEX}
+//   --stall               never answer a request for a block's value, as
+//                         a peer whose disk hangs: the block read of
+//                         hypercore's replicator never calls back, while
+//                         the stream stays alive (keep-alives, hashes)
 
 const net = require('net')
 const readline = require('readline')
@@ -60,7 +64,8 @@ main(async function () {
     extensions: { type: 'string' },
     'stream-extensions': { type: 'string' },
     'stream-hello': { type: 'string' },
-    ack: { type: 'boolean', default: false }
+    ack: { type: 'boolean', default: false },
+    stall: { type: 'boolean', default: false }
   }, ['dir'])
 
   let key = opt.key ? Buffer.from(opt.key, 'hex') : null
@@ -71,6 +76,9 @@ main(async function () {
     if (!key) throw err
   }
   const feed = await openFeed(opt.dir, key, { secretKey, sparse: opt.sparse })
+  // lib/replicate.js reads a requested block with _getBuffer and sends
+  // Data from its callback: one that never comes is a stalled read.
+  if (opt.stall) feed._getBuffer = function () {}
   // Registered before any stream opens: a channel's Options lists them.
   for (const name of (opt.extensions ? opt.extensions.split(',') : [])) {
     const ext = feed.registerExtension(name, {
