@@ -31,9 +31,6 @@ func TestAssemblyLayout(t *testing.T) {
 // compress_amd64.s is generated; a hand edit or a generator change not
 // run shows here.
 func TestAssemblyGenerated(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs the generator")
-	}
 	got, err := exec.Command("go", "run", "asm_gen.go").Output()
 	if err != nil {
 		t.Fatalf("go run asm_gen.go: %v", err)

@@ -127,6 +127,7 @@ func TestNoReadPastEnd(t *testing.T) {
 func TestNoAllocations(t *testing.T) {
 	forEachImpl(t, func(t *testing.T) {
 		if raceEnabled && active == implNone {
+			// .ci/test runs tree/... again without -race, where it counts.
 			t.Skip("sync.Pool drops hashers under the race detector")
 		}
 		msgs, prefixes := make([][]byte, 64), make([][]byte, 64)
