@@ -192,18 +192,10 @@ func (f *Feed) offsetFromTree(i uint64) (uint64, error) {
 // BlockRange returns the byte offset and size of block i, which need not be
 // stored locally as long as its tree nodes are.
 func (f *Feed) BlockRange(i uint64) (offset, size uint64, err error) {
-	f.mu.RLock()
-	length := f.mu.length
-	if i < uint64(len(f.mu.ends)) {
-		offset, size = f.offsetLocked(i), f.mu.ends[i]-f.offsetLocked(i)
-		f.mu.RUnlock()
-		return offset, size, nil
-	}
-	f.mu.RUnlock()
-	if i >= length {
+	if length := f.Length(); i >= length {
 		return 0, 0, fmt.Errorf("block %d of %d: %w", i, length, ErrOutOfRange)
 	}
-	if start, end, ok := f.locate(i); ok {
+	if start, end, ok := f.spanOf(i); ok {
 		return start, end - start, nil
 	}
 	leaf, err := f.readNode(2 * i)

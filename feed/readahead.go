@@ -77,15 +77,7 @@ func (f *Feed) verifyAhead(i uint64) (block []byte, ok bool, err error) {
 		}
 	}
 	w.job.finish()
-	f.mu.Lock()
-	for k, good := range w.good {
-		j := i + uint64(k)
-		// A block cleared meanwhile keeps no verified bit.
-		if good && f.mu.bits.HasBlock(j) && j/64 < uint64(len(f.mu.verified)) {
-			f.mu.verified[j/64] |= 1 << (j % 64)
-		}
-	}
-	f.mu.Unlock()
+	f.markVerified(i, w.good)
 	if !w.good[0] {
 		w.drop()
 		return nil, true, f.failedHash(i)
@@ -127,18 +119,8 @@ func (f *Feed) readWindow(i uint64) *window {
 			return nil
 		}
 	}
-	// Each leaf is checked against its own bytes, cut by the leaf's size.
 	w.blocks, w.leaves = make([][]byte, n), make([]tree.Node, n)
-	var off uint64
-	for k := range n {
-		leaf, ok := decodeNode(2*(i+k), nodes[2*k*nodeSize:])
-		if !ok || off+leaf.Size > uint64(len(data)) {
-			n = k
-			break
-		}
-		w.leaves[k], w.blocks[k] = leaf, data[off:off+leaf.Size]
-		off += leaf.Size
-	}
+	n, _ = cutByLeaves(i, nodes, data, w.leaves, w.blocks)
 	if n == 0 {
 		aheadHeld.Add(-size)
 		return nil
@@ -204,6 +186,37 @@ func (f *Feed) windowExtent(i uint64) (start, end, n uint64, nodes []byte) {
 		return 0, 0, 0, nil
 	}
 	return start, end, n, nodes[:(2*n-1)*nodeSize]
+}
+
+// cutByLeaves decodes the leaves of blocks first, first+1, ... from nodes
+// (the tree file from node 2*first) into leaves, and cuts each block's
+// bytes out of data, which starts at block first, by its leaf's size, so
+// that each leaf is checked against its own bytes. It stops at
+// len(leaves), at a leaf it cannot decode or one past data's end, and
+// returns how many blocks it cut and the bytes they hold.
+func cutByLeaves(first uint64, nodes, data []byte, leaves []tree.Node, blocks [][]byte) (n, used uint64) {
+	for ; n < uint64(len(leaves)) && int(2*n+1)*nodeSize <= len(nodes); n++ {
+		leaf, ok := decodeNode(2*(first+n), nodes[2*n*nodeSize:])
+		if !ok || used+leaf.Size > uint64(len(data)) {
+			break
+		}
+		leaves[n], blocks[n] = leaf, data[used:used+leaf.Size:used+leaf.Size]
+		used += leaf.Size
+	}
+	return n, used
+}
+
+// markVerified sets the verified bit of each block first+k whose good[k]
+// is set. A block cleared meanwhile keeps none.
+func (f *Feed) markVerified(first uint64, good []bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for k, g := range good {
+		j := first + uint64(k)
+		if g && f.mu.bits.HasBlock(j) && j/64 < uint64(len(f.mu.verified)) {
+			f.mu.verified[j/64] |= 1 << (j % 64)
+		}
+	}
 }
 
 // fromAhead copies block i out of the last verified window, so the

@@ -65,30 +65,17 @@ func (f *Feed) verifyAround(i uint64) (block []byte, ok bool, err error) {
 		leaves [aroundBlocks]tree.Node
 		blocks [aroundBlocks][]byte
 		sums   [aroundBlocks]tree.Node
+		good   [aroundBlocks]bool
 	)
-	var off uint64
-	for k := range n {
-		leaf, ok := decodeNode(2*(g+k), nodes[2*k*nodeSize:])
-		if !ok || off+leaf.Size > uint64(len(data)) {
-			return nil, false, nil
-		}
-		leaves[k], blocks[k] = leaf, data[off:off+leaf.Size:off+leaf.Size]
-		off += leaf.Size
-	}
-	if off != uint64(len(data)) {
+	if cut, used := cutByLeaves(g, nodes[:(2*n-1)*nodeSize], data, leaves[:n], blocks[:n]); cut != n || used != uint64(len(data)) {
 		return nil, false, nil // the leaves disagree with the offsets
 	}
 	got := tree.LeafHashes(sums[:0], g, blocks[:n])
-	f.mu.Lock()
 	for k := range n {
-		j := g + k
-		// A block cleared meanwhile keeps no verified bit.
-		if got[k].Hash == leaves[k].Hash && f.mu.bits.HasBlock(j) && j/64 < uint64(len(f.mu.verified)) {
-			f.mu.verified[j/64] |= 1 << (j % 64)
-		}
+		good[k] = got[k].Hash == leaves[k].Hash
 	}
-	f.mu.Unlock()
-	if got[i-g].Hash != leaves[i-g].Hash {
+	f.markVerified(g, good[:n])
+	if !good[i-g] {
 		return nil, true, f.failedHash(i)
 	}
 	// A copy: the caller keeps it, and should not keep the whole group.
@@ -98,7 +85,8 @@ func (f *Feed) verifyAround(i uint64) (block []byte, ok bool, err error) {
 // aroundBufs holds buffers of aroundBytes for verifyAround.
 var aroundBufs = sync.Pool{New: func() any { b := make([]byte, aroundBytes); return &b }}
 
-// spanOf returns block i's byte range from memory or the index.
+// spanOf returns block i's byte range if memory or the index knows it,
+// without reading the tree (BlockRange goes on to do that).
 func (f *Feed) spanOf(i uint64) (start, end uint64, ok bool) {
 	f.mu.RLock()
 	if i < uint64(len(f.mu.ends)) {

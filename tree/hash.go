@@ -28,9 +28,8 @@ const SignableSize = 40
 
 // LeafHash is the hash of block data as leaf node.
 func LeafHash(data []byte) [32]byte {
-	var hdr [9]byte
-	hdr[0] = tagLeaf
-	binary.BigEndian.PutUint64(hdr[1:], uint64(len(data)))
+	var hdr [leafHeaderSize]byte
+	leafHeader(&hdr, len(data))
 	h := leafHashers.Get().(hash.Hash)
 	h.Reset()
 	h.Write(hdr[:])
@@ -53,17 +52,35 @@ func Leaf(block uint64, data []byte) Node {
 	return Node{Index: 2 * block, Hash: LeafHash(data), Size: uint64(len(data))}
 }
 
-// ParentHash hashes two sibling nodes; the argument order does not matter
-// because the child with the smaller index is always hashed first.
-func ParentHash(a, b Node) [32]byte {
+// leafHeaderSize is the tag and length hashed before a block's bytes.
+const leafHeaderSize = 1 + 8
+
+// leafHeader writes the bytes hashed before a block of size bytes.
+func leafHeader(hdr *[leafHeaderSize]byte, size int) {
+	hdr[0] = tagLeaf
+	binary.BigEndian.PutUint64(hdr[1:], uint64(size))
+}
+
+// parentMsgSize is a parent's hashed message: tag, size, two hashes.
+const parentMsgSize = 1 + 8 + 64
+
+// parentMessage writes the bytes a parent of siblings a and b hashes; the
+// child with the smaller index comes first, whatever the argument order.
+func parentMessage(buf *[parentMsgSize]byte, a, b Node) {
 	if a.Index > b.Index {
 		a, b = b, a
 	}
-	var buf [1 + 8 + 64]byte
 	buf[0] = tagParent
 	binary.BigEndian.PutUint64(buf[1:], a.Size+b.Size)
 	copy(buf[9:], a.Hash[:])
 	copy(buf[41:], b.Hash[:])
+}
+
+// ParentHash hashes two sibling nodes; the argument order does not matter
+// because the child with the smaller index is always hashed first.
+func ParentHash(a, b Node) [32]byte {
+	var buf [parentMsgSize]byte
+	parentMessage(&buf, a, b)
 	return blake2b.Sum256(buf[:])
 }
 

@@ -1,7 +1,6 @@
 package tree
 
 import (
-	"encoding/binary"
 	"hash"
 
 	"golang.org/x/crypto/blake2b"
@@ -16,7 +15,7 @@ import (
 // A LeafHasher is not safe for concurrent use: give each goroutine one.
 type LeafHasher struct {
 	h   hash.Hash
-	hdr [9]byte
+	hdr [leafHeaderSize]byte
 	sum [32]byte
 }
 
@@ -28,8 +27,7 @@ func NewLeafHasher() *LeafHasher {
 
 // Leaf returns the leaf node of block i holding data, as Leaf does.
 func (lh *LeafHasher) Leaf(block uint64, data []byte) Node {
-	lh.hdr[0] = tagLeaf
-	binary.BigEndian.PutUint64(lh.hdr[1:], uint64(len(data)))
+	leafHeader(&lh.hdr, len(data))
 	lh.h.Reset()
 	lh.h.Write(lh.hdr[:])
 	lh.h.Write(data)

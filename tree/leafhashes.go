@@ -1,10 +1,6 @@
 package tree
 
-import (
-	"encoding/binary"
-
-	"github.com/hyperfs/hyperfs/tree/blake2bx"
-)
+import "github.com/hyperfs/hyperfs/tree/blake2bx"
 
 // leafBatch is how many leaves LeafHashes hashes per blake2bx call: the
 // headers and digests of a batch stay on the stack.
@@ -18,15 +14,14 @@ const leafBatch = 128
 // allocate, and it is safe for concurrent use.
 func LeafHashes(dst []Node, first uint64, blocks [][]byte) []Node {
 	var (
-		hdrs [leafBatch][9]byte
+		hdrs [leafBatch][leafHeaderSize]byte
 		pre  [leafBatch][]byte
 		sums [leafBatch][32]byte
 	)
 	for lo := 0; lo < len(blocks); lo += leafBatch {
 		part := blocks[lo:min(lo+leafBatch, len(blocks))]
 		for i, b := range part {
-			hdrs[i][0] = tagLeaf
-			binary.BigEndian.PutUint64(hdrs[i][1:], uint64(len(b)))
+			leafHeader(&hdrs[i], len(b))
 			pre[i] = hdrs[i][:]
 		}
 		blake2bx.Sum256Prefixed(sums[:len(part)], pre[:len(part)], part)

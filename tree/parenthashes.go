@@ -1,13 +1,6 @@
 package tree
 
-import (
-	"encoding/binary"
-
-	"github.com/hyperfs/hyperfs/tree/blake2bx"
-)
-
-// parentMsgSize is a parent's hashed message: tag, size, two hashes.
-const parentMsgSize = 1 + 8 + 64
+import "github.com/hyperfs/hyperfs/tree/blake2bx"
 
 // ParentNodes appends to dst the parents of the sibling pairs children[0]
 // and children[1], children[2] and children[3], ..., as ParentOf returns
@@ -29,20 +22,12 @@ func ParentNodes(dst []Node, children []Node) []Node {
 	for lo := 0; lo < len(pairs); lo += 2 * leafBatch {
 		part := pairs[lo:min(lo+2*leafBatch, len(pairs))]
 		n := len(part) / 2
-		for i := 0; i < n; i++ {
-			a, b := part[2*i], part[2*i+1]
-			if a.Index > b.Index {
-				a, b = b, a
-			}
-			buf := &bufs[i]
-			buf[0] = tagParent
-			binary.BigEndian.PutUint64(buf[1:], a.Size+b.Size)
-			copy(buf[9:], a.Hash[:])
-			copy(buf[41:], b.Hash[:])
-			pre[i] = buf[:]
+		for i := range n {
+			parentMessage(&bufs[i], part[2*i], part[2*i+1])
+			pre[i] = bufs[i][:]
 		}
 		blake2bx.Sum256Prefixed(sums[:n], pre[:n], empty[:n])
-		for i := 0; i < n; i++ {
+		for i := range n {
 			a, b := part[2*i], part[2*i+1]
 			dst = append(dst, Node{Index: Parent(a.Index), Hash: sums[i], Size: a.Size + b.Size})
 		}
