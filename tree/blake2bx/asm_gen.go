@@ -11,28 +11,9 @@ import (
 	"fmt"
 	"os"
 	"strings"
+
+	"github.com/hyperfs/hyperfs/tree/blake2bx/internal/rfc7693"
 )
-
-// sigma is the BLAKE2b message schedule (RFC 7693, 2.7); rounds 10 and 11
-// reuse rows 0 and 1.
-var sigma = [10][16]int{
-	{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15},
-	{14, 10, 4, 8, 9, 15, 13, 6, 1, 12, 0, 2, 11, 7, 5, 3},
-	{11, 8, 12, 0, 5, 2, 15, 13, 10, 14, 3, 6, 7, 1, 9, 4},
-	{7, 9, 3, 1, 13, 12, 11, 14, 2, 6, 5, 10, 4, 0, 15, 8},
-	{9, 0, 5, 7, 2, 4, 10, 15, 14, 1, 11, 12, 6, 8, 3, 13},
-	{2, 12, 6, 10, 0, 11, 8, 3, 4, 13, 7, 5, 15, 14, 1, 9},
-	{12, 5, 1, 15, 14, 13, 4, 10, 0, 7, 6, 3, 9, 2, 8, 11},
-	{13, 11, 7, 14, 12, 1, 3, 9, 5, 0, 15, 4, 8, 6, 2, 10},
-	{6, 15, 14, 9, 11, 3, 0, 8, 12, 2, 13, 7, 1, 4, 10, 5},
-	{10, 2, 8, 4, 7, 6, 1, 5, 15, 11, 9, 14, 3, 12, 13, 0},
-}
-
-// iv is the BLAKE2b initialisation vector (RFC 7693, 2.6).
-var iv = [8]uint64{
-	0x6a09e667f3bcc908, 0xbb67ae8584caa73b, 0x3c6ef372fe94f82b, 0xa54ff53a5f1d36f1,
-	0x510e527fade682d1, 0x9b05688c2b3e6c1f, 0x1f83d9abfb41bd6b, 0x5be0cd19137e2179,
-}
 
 // g is one G call of a round: the four state words it mixes and the two
 // message words it adds.
@@ -42,13 +23,13 @@ type g struct{ a, b, c, d, m0, m1 int }
 func schedule() []g {
 	var gs []g
 	for r := 0; r < 12; r++ {
-		s := sigma[r%10]
+		s := rfc7693.Sigma[r%10]
 		cols := [8][4]int{
 			{0, 4, 8, 12}, {1, 5, 9, 13}, {2, 6, 10, 14}, {3, 7, 11, 15},
 			{0, 5, 10, 15}, {1, 6, 11, 12}, {2, 7, 8, 13}, {3, 4, 9, 14},
 		}
 		for i, c := range cols {
-			gs = append(gs, g{c[0], c[1], c[2], c[3], s[2*i], s[2*i+1]})
+			gs = append(gs, g{c[0], c[1], c[2], c[3], int(s[2*i]), int(s[2*i+1])})
 		}
 	}
 	return gs
@@ -414,7 +395,7 @@ func genAVX512(lanes int) {
 }
 
 func data() {
-	for i, w := range iv {
+	for i, w := range rfc7693.IV {
 		emit("DATA ·iv<>+%d(SB)/8, $0x%016x", 8*i, w)
 	}
 	emit("GLOBL ·iv<>(SB), (NOPTR+RODATA), $64")

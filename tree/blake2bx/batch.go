@@ -1,6 +1,10 @@
 package blake2bx
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+
+	"github.com/hyperfs/hyperfs/tree/blake2bx/internal/rfc7693"
+)
 
 // BlockSize is the BLAKE2b block: one compression consumes this many bytes.
 const BlockSize = 128
@@ -26,12 +30,6 @@ type step struct {
 // of lane j, so one vector load gives word i of all lanes.
 type state [8][maxLanes]uint64
 
-// iv is the BLAKE2b initialisation vector (RFC 7693, 2.6).
-var iv = [8]uint64{
-	0x6a09e667f3bcc908, 0xbb67ae8584caa73b, 0x3c6ef372fe94f82b, 0xa54ff53a5f1d36f1,
-	0x510e527fade682d1, 0x9b05688c2b3e6c1f, 0x1f83d9abfb41bd6b, 0x5be0cd19137e2179,
-}
-
 // param0 is the first parameter block word of unkeyed BLAKE2b-256: digest
 // length 32, key length 0, fanout 1, depth 1.
 const param0 = 0x01010020
@@ -40,7 +38,7 @@ const param0 = 0x01010020
 var initial = func() (h state) {
 	for i := range h {
 		for j := range h[i] {
-			h[i][j] = iv[i]
+			h[i][j] = rfc7693.IV[i]
 		}
 	}
 	for j := range h[0] {

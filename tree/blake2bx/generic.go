@@ -3,22 +3,9 @@ package blake2bx
 import (
 	"encoding/binary"
 	"math/bits"
-)
 
-// sigma is the BLAKE2b message schedule (RFC 7693, 2.7); rounds 10 and 11
-// reuse rows 0 and 1.
-var sigma = [10][16]uint8{
-	{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15},
-	{14, 10, 4, 8, 9, 15, 13, 6, 1, 12, 0, 2, 11, 7, 5, 3},
-	{11, 8, 12, 0, 5, 2, 15, 13, 10, 14, 3, 6, 7, 1, 9, 4},
-	{7, 9, 3, 1, 13, 12, 11, 14, 2, 6, 5, 10, 4, 0, 15, 8},
-	{9, 0, 5, 7, 2, 4, 10, 15, 14, 1, 11, 12, 6, 8, 3, 13},
-	{2, 12, 6, 10, 0, 11, 8, 3, 4, 13, 7, 5, 15, 14, 1, 9},
-	{12, 5, 1, 15, 14, 13, 4, 10, 0, 7, 6, 3, 9, 2, 8, 11},
-	{13, 11, 7, 14, 12, 1, 3, 9, 5, 0, 15, 4, 8, 6, 2, 10},
-	{6, 15, 14, 9, 11, 3, 0, 8, 12, 2, 13, 7, 1, 4, 10, 5},
-	{10, 2, 8, 4, 7, 6, 1, 5, 15, 11, 9, 14, 3, 12, 13, 0},
-}
+	"github.com/hyperfs/hyperfs/tree/blake2bx/internal/rfc7693"
+)
 
 // compressGeneric is the lane layout in plain Go, one lane after another.
 // It is slower than x/crypto and never chosen for speed: it lets the
@@ -34,12 +21,12 @@ func compressGeneric(h *state, steps []step, width int) {
 			}
 			var v [16]uint64
 			for w := 0; w < 8; w++ {
-				v[w], v[w+8] = h[w][j], iv[w]
+				v[w], v[w+8] = h[w][j], rfc7693.IV[w]
 			}
 			v[12] ^= s.t[j]
 			v[14] ^= s.f[j]
 			for r := 0; r < 12; r++ {
-				x := &sigma[r%10]
+				x := &rfc7693.Sigma[r%10]
 				mix(&v, 0, 4, 8, 12, m[x[0]], m[x[1]])
 				mix(&v, 1, 5, 9, 13, m[x[2]], m[x[3]])
 				mix(&v, 2, 6, 10, 14, m[x[4]], m[x[5]])
