@@ -52,6 +52,27 @@ func corruptedFeed(t *testing.T, n int, pairs func(i int) int, bad map[uint64]bo
 	return dir, blocks
 }
 
+// readTwice reads every block twice, block order(k) k-th: corrupt ones
+// must fail with ErrCorrupt each time, the others read back.
+func readTwice(t *testing.T, f *feed.Feed, blocks [][]byte, bad map[uint64]bool, order func(k uint64) uint64) {
+	t.Helper()
+	for pass := range 2 {
+		for k := range uint64(len(blocks)) {
+			i := order(k)
+			got, err := f.Get(context.Background(), i)
+			if bad[i] {
+				if !errors.Is(err, feed.ErrCorrupt) {
+					t.Fatalf("pass %d: Get(%d) = %v, want ErrCorrupt", pass, i, err)
+				}
+				continue
+			}
+			if err != nil || !bytes.Equal(got, blocks[i]) {
+				t.Fatalf("pass %d: Get(%d) = %v", pass, i, err)
+			}
+		}
+	}
+}
+
 // Reading in order verifies windows of blocks at once (readahead.go): a
 // corrupt block inside a window (the first, or one hashed ahead while the
 // reader was in the one before) is still ErrCorrupt every time it is
@@ -67,20 +88,7 @@ func TestSequentialReadsVerifyEveryBlock(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	for pass := range 2 {
-		for i := range uint64(n) {
-			got, err := f.Get(ctx, i)
-			if bad[i] {
-				if !errors.Is(err, feed.ErrCorrupt) {
-					t.Fatalf("pass %d: Get(%d) = %v, want ErrCorrupt", pass, i, err)
-				}
-				continue
-			}
-			if err != nil || !bytes.Equal(got, blocks[i]) {
-				t.Fatalf("pass %d: Get(%d) = %v", pass, i, err)
-			}
-		}
-	}
+	readTwice(t, f, blocks, bad, func(k uint64) uint64 { return k })
 	// Block 1 sits in the window that Get(0) verified; once cleared it
 	// is gone, however the reads go.
 	if _, err := f.Get(ctx, 0); err != nil {
@@ -149,21 +157,7 @@ func TestRandomReadsVerifyAround(t *testing.T) {
 		t.Errorf("%d blocks verified after one read of group [8, 16) with a corrupt block, want 7", v)
 	}
 	// Then every block, out of order, twice; 42 is its group's first read.
-	for pass := range 2 {
-		for k := range uint64(n) {
-			i := (k*37 + 42) % n
-			got, err := f.Get(ctx, i)
-			if bad[i] {
-				if !errors.Is(err, feed.ErrCorrupt) {
-					t.Fatalf("pass %d: Get(%d) = %v, want ErrCorrupt", pass, i, err)
-				}
-				continue
-			}
-			if err != nil || !bytes.Equal(got, blocks[i]) {
-				t.Fatalf("pass %d: Get(%d) = %v", pass, i, err)
-			}
-		}
-	}
+	readTwice(t, f, blocks, bad, func(k uint64) uint64 { return (k*37 + 42) % n })
 	if v := verified(); v != n-uint64(len(bad)) {
 		t.Errorf("%d blocks verified after reading all, want %d", v, n-len(bad))
 	}
