@@ -226,6 +226,9 @@ func openLocked(s Storage, lock io.Closer, opts Options, init func(keyF, skF Fil
 			return nil, fmt.Errorf("open %s: %w", name, err)
 		}
 	}
+	if !f.readOnly {
+		f.treeF = newWriteBehind(f.treeF)
+	}
 	keyF, err := s.Open(fileKey)
 	if err != nil {
 		return nil, err
