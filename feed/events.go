@@ -3,6 +3,7 @@ package feed
 import (
 	"context"
 	"sync"
+	"time"
 )
 
 // EventKind says what changed.
@@ -105,6 +106,8 @@ type Subscription struct {
 	queue    []Event
 	overflow bool
 	closed   bool
+	// paced is when Batch may next return; only its caller touches it.
+	paced time.Time
 }
 
 // Subscribe starts recording every event from now on.
@@ -123,29 +126,73 @@ func (f *Feed) Subscribe() *Subscription {
 // Next returns the next event, waiting for one until ctx ends.
 func (s *Subscription) Next(ctx context.Context) (Event, error) {
 	for {
-		s.mu.Lock()
-		switch {
-		case s.overflow:
-			s.overflow = false
-			s.queue = s.queue[:0]
-			s.mu.Unlock()
-			return Event{Kind: EventOverflow}, nil
-		case len(s.queue) > 0:
-			e := s.queue[0]
-			s.queue = s.queue[1:]
-			s.mu.Unlock()
-			return e, nil
-		case s.closed:
-			s.mu.Unlock()
-			return Event{}, ErrClosed
+		if e, ok, err := s.pop(); ok || err != nil {
+			return e, err
 		}
-		s.mu.Unlock()
 		select {
 		case <-s.notify:
 		case <-ctx.Done():
 			return Event{}, ctx.Err()
 		}
 	}
+}
+
+// pop takes the next queued event without waiting; ok is false when
+// there is none, and err is ErrClosed once the queue is closed and empty.
+func (s *Subscription) pop() (e Event, ok bool, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case s.overflow:
+		s.overflow = false
+		s.queue = s.queue[:0]
+		return Event{Kind: EventOverflow}, true, nil
+	case len(s.queue) > 0:
+		e = s.queue[0]
+		s.queue = s.queue[1:]
+		return e, true, nil
+	case s.closed:
+		return Event{}, false, ErrClosed
+	}
+	return Event{}, false, nil
+}
+
+// Batch appends to dst the next event, waiting for it until ctx ends,
+// and every event queued behind it, up to limit in all; an EventClosed
+// is always last. Called again sooner than pace after it last returned
+// less than limit events, it first waits out the rest of pace: a consumer of a stream of appends
+// then wakes once per pace with all of them, and the appends in between
+// wake nobody (each wake-up of a parked goroutine costs the appender a
+// futex call and, usually, another CPU an interrupt). One goroutine at a
+// time may call Batch.
+func (s *Subscription) Batch(ctx context.Context, dst []Event, limit int, pace time.Duration) ([]Event, error) {
+	if wait := time.Until(s.paced); wait > 0 {
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return dst, ctx.Err()
+		}
+	}
+	e, err := s.Next(ctx)
+	if err != nil {
+		return dst, err
+	}
+	dst = append(dst, e)
+	for len(dst) < limit && e.Kind != EventClosed {
+		var ok bool
+		if e, ok, _ = s.pop(); !ok {
+			break
+		}
+		dst = append(dst, e)
+	}
+	s.paced = time.Time{}
+	if len(dst) < limit {
+		// A full batch may have more behind it: no pause then.
+		s.paced = time.Now().Add(pace)
+	}
+	return dst, nil
 }
 
 // Close stops the subscription; Next then returns ErrClosed.

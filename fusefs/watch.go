@@ -98,6 +98,12 @@ func (fsys *FS) syncAll() error {
 	return errors.Join(errs...)
 }
 
+// watchPace is the shortest time between two wake-ups of a watcher: a
+// burst of appends is handled as one, so appends through the mount do
+// not each wake it (each wake-up costs the appending request a futex
+// call and another CPU), and a remote append still shows within moments.
+const watchPace = 2 * time.Millisecond
+
 // watch follows m's events until ctx ends or the feed closes, and tells
 // the kernel what changed: data's size and its last page (the old end of
 // file may sit in a cached page padded with zeros), unless the growth
@@ -106,17 +112,11 @@ func (fsys *FS) syncAll() error {
 // knows at the start. It runs outside every request handler, as
 // kernel notifications must.
 func (m *mfeed) watch(ctx context.Context, sub *feed.Subscription, byteLen uint64) {
+	var evs []feed.Event
 	for {
-		ev, err := sub.Next(ctx)
-		if err != nil || ev.Kind == feed.EventClosed {
-			return
-		}
-		done, cancel := context.WithCancel(ctx)
-		cancel()
-		for err == nil && ev.Kind != feed.EventClosed {
-			ev, err = sub.Next(done) // drain what is queued already
-		}
-		if ev.Kind == feed.EventClosed {
+		var err error
+		evs, err = sub.Batch(ctx, evs[:0], subscriptionDrain, watchPace)
+		if err != nil || evs[len(evs)-1].Kind == feed.EventClosed {
 			return
 		}
 		n := m.f.ByteLength()
@@ -126,6 +126,10 @@ func (m *mfeed) watch(ctx context.Context, sub *feed.Subscription, byteLen uint6
 		}
 	}
 }
+
+// subscriptionDrain bounds the events a watcher takes at once; what
+// they say beyond "something changed" is not used.
+const subscriptionDrain = 1024
 
 // notifyData invalidates data's attributes and its cached pages from off
 // on. The kernel may not know the inode (never looked up): that is fine.
