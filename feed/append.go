@@ -102,7 +102,10 @@ func (f *Feed) Append(blocks ...[]byte) error {
 			spans[i] = index.BlockSpan{Index: length + uint64(i), Start: end, End: end + uint64(len(b))}
 			end += uint64(len(b))
 		}
-		f.indexed(spans, nodes)
+		// The new nodes stay out of the node cache, which fills as
+		// nodes are read: caching two per one-block append cost more
+		// than the rest of the index update.
+		f.indexed(spans, nil)
 	}
 	return nil
 }

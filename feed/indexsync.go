@@ -108,16 +108,18 @@ func (f *Feed) indexLeaves(idx Index, first, length uint64, rootHash [32]byte) e
 	}
 }
 
-// indexed updates the index after an append or a download, outside f.mu.
+// indexed updates the index after an append or a download, outside f.mu;
+// nodes go to the node cache. The roots are handed over unhashed: a
+// published roots slice is never changed, only replaced.
 func (f *Feed) indexed(spans []index.BlockSpan, nodes []tree.Node) {
 	idx := f.index()
 	if idx == nil {
 		return
 	}
 	f.mu.RLock()
-	length, rootHash := f.mu.length, tree.TreeHash(f.mu.roots)
+	length, roots := f.mu.length, f.mu.roots
 	f.mu.RUnlock()
-	u := index.Update{Blocks: spans, Nodes: nodes, Length: length, RootHash: rootHash}
+	u := index.Update{Blocks: spans, Nodes: nodes, Length: length, Roots: roots}
 	if err := idx.Update(u); err != nil {
 		f.dropIndex("update", err)
 	}

@@ -60,8 +60,9 @@
 // commits and Reset drop the pages they change.
 //
 // Tree nodes (for proofs, and for checking a block's hash on its first
-// read) sit in the node cache, filled by Update and by the feed after a
-// tree-file read, bounded by Options.NodeCacheSize for the whole DB.
+// read) sit in the node cache, filled by the Updates of downloads (a
+// feed's own appends leave theirs out) and by the feed after a tree-file
+// read, bounded by Options.NodeCacheSize for the whole DB.
 //
 // # Read-only and full disks
 //

@@ -37,8 +37,20 @@ type pending struct {
 	// seq counts Updates so that a commit knows whether it wrote the last.
 	length   uint64
 	rootHash [32]byte
+	// roots, when set, are what rootHash is to be the hash of: hashed
+	// at the first commit or State after the Update that gave them.
+	roots    []tree.Node
 	hasState bool
 	seq      uint64
+}
+
+// hashRootsLocked turns roots given by an Update into rootHash; the
+// FeedIndex's mu is held.
+func (p *pending) hashRootsLocked() {
+	if p.roots != nil {
+		p.rootHash = tree.TreeHash(p.roots)
+		p.roots = nil
+	}
 }
 
 // maxPending bounds the spans kept before an Update commits them itself.
@@ -80,6 +92,11 @@ type Update struct {
 	Nodes    []tree.Node
 	Length   uint64   // the feed's length after this update
 	RootHash [32]byte // tree.TreeHash of the roots of Length
+	// Roots, when set, stand for RootHash: the roots of Length, hashed
+	// only when the state is committed or asked for, so a stream of
+	// one-block appends hashes them once per commit, not per append.
+	// The caller must not change them afterwards.
+	Roots []tree.Node
 	// Partial leaves the state as it was: a rebuild step before the
 	// last, so that a rebuild cut short is redone, not trusted.
 	Partial bool
@@ -113,6 +130,7 @@ const stateSize = 8 + 32
 func (fi *FeedIndex) State() (length uint64, rootHash [32]byte, ok bool, err error) {
 	fi.mu.Lock()
 	if fi.pend.hasState {
+		fi.pend.hashRootsLocked()
 		length, rootHash = fi.pend.length, fi.pend.rootHash
 		fi.mu.Unlock()
 		return length, rootHash, true, nil
@@ -193,7 +211,7 @@ func (fi *FeedIndex) Update(u Update) error {
 			continue
 		}
 		fi.pend.spans = append(fi.pend.spans, blocks...)
-		fi.pend.length, fi.pend.rootHash, fi.pend.hasState = u.Length, u.RootHash, true
+		fi.pend.length, fi.pend.rootHash, fi.pend.roots, fi.pend.hasState = u.Length, u.RootHash, u.Roots, true
 		fi.pend.seq++
 		full := len(fi.pend.spans) >= maxPending
 		fi.mu.Unlock()
@@ -217,6 +235,7 @@ func (fi *FeedIndex) Flush() error {
 	spans := fi.pend.spans[:len(fi.pend.spans):len(fi.pend.spans)]
 	var st *[stateSize]byte
 	if fi.pend.hasState {
+		fi.pend.hashRootsLocked()
 		st = new([stateSize]byte)
 		binary.BigEndian.PutUint64(st[:], fi.pend.length)
 		copy(st[8:], fi.pend.rootHash[:])

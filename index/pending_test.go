@@ -5,6 +5,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+
+	"github.com/hyperfs/hyperfs/tree"
 )
 
 // Readers never miss a block an Update has returned for, while commits
@@ -118,5 +120,43 @@ func TestPendingUpdates(t *testing.T) {
 		if err != nil || ok != (i < committed) {
 			t.Errorf("Block(%d) after reopen: known %v (%v); committed %d", i, ok, err, committed)
 		}
+	}
+}
+
+// An Update may give the roots instead of their hash: State and the
+// commit hash them, and what a reopened DB finds is tree.TreeHash of them.
+func TestUpdateRoots(t *testing.T) {
+	dir := t.TempDir()
+	db, err := Open(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fi, _ := db.Feed(make([]byte, 32))
+	roots := []tree.Node{{Index: 3, Size: 40, Hash: [32]byte{1}}, {Index: 9, Size: 10, Hash: [32]byte{2}}}
+	want := tree.TreeHash(roots)
+	u := Update{Blocks: []BlockSpan{{Index: 0, Start: 0, End: 50}}, Length: 5, Roots: roots}
+	if err := fi.Update(u); err != nil {
+		t.Fatal(err)
+	}
+	if l, h, ok, err := fi.State(); err != nil || !ok || l != 5 || h != want {
+		t.Fatalf("State = %d %x %v %v, want 5 %x", l, h[:4], ok, err, want[:4])
+	}
+	// A second Update with new roots replaces the first before any hash.
+	roots2 := []tree.Node{{Index: 7, Size: 60, Hash: [32]byte{3}}}
+	u = Update{Blocks: []BlockSpan{{Index: 1, Start: 50, End: 60}}, Length: 6, Roots: roots2}
+	if err := fi.Update(u); err != nil {
+		t.Fatal(err)
+	}
+	if err := fi.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	if db, err = Open(dir, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	fi, _ = db.Feed(make([]byte, 32))
+	if l, h, ok, err := fi.State(); err != nil || !ok || l != 6 || h != tree.TreeHash(roots2) {
+		t.Fatalf("State after reopen = %d %x %v %v, want 6 %x", l, h[:4], ok, err, tree.TreeHash(roots2))
 	}
 }
