@@ -33,9 +33,14 @@ const DefaultOffsetCacheSize = 32 << 20
 
 // Table tags, the first byte of every key (see the package doc).
 const (
-	tagName   = 'n'
-	tagFeed   = 'f'
-	tagState  = 's'
+	tagName    = 'n'
+	tagFeed    = 'f'
+	tagState   = 's'
+	tagPage    = 'p'
+	tagPageEnd = 'e'
+	// tagBlock and tagOffset were tables of a key per block, now pages
+	// (page.go); Open deletes them, and the states, so that every feed
+	// indexes itself again on open.
 	tagBlock  = 'b'
 	tagOffset = 'o'
 	// tagNode was a table of tree nodes, now kept in memory instead
@@ -196,33 +201,77 @@ func Open(dir string, opts Options) (*DB, error) {
 		fs = vfs.Default
 	}
 	d := &DB{db: db, log: log, readOnly: opts.ReadOnly, offsets: newOffsetCache(osize), nodes: newNodeCache(nsize), fs: fs, dir: dir}
-	if !opts.ReadOnly {
-		if err := d.dropNodeTable(); err != nil {
-			// What is left of the old table is never read: a disk too
-			// full to delete it must not cost the index.
-			log.Warn("index: old node table left in place", "dir", dir, "err", err)
-		}
+	if err := d.dropOldTables(); err != nil {
+		d.db.Close()
+		return nil, fmt.Errorf("open index %s: %w", dir, err)
 	}
 	return d, nil
 }
 
-// dropNodeTable deletes the node table of earlier versions, if any is
-// left: one range deletion, once.
-func (d *DB) dropNodeTable() error {
-	lo, hi := []byte{tagNode}, []byte{tagNode + 1}
-	it, err := d.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
+// oldTables are what earlier versions kept and this one does not: when a
+// key with the marker tag is found, the tables in drop are deleted, each
+// with one range deletion, once. A table is vouched for when a state
+// still in place would make feeds trust it: then an index that cannot
+// drop it (read-only, or failing) must not be used at all.
+var oldTables = []struct {
+	marker  byte
+	drop    []byte
+	vouched bool
+}{
+	{tagNode, []byte{tagNode}, false},
+	// Without the states each feed indexes itself again, into pages,
+	// on its next open.
+	{tagBlock, []byte{tagBlock, tagOffset, tagState}, true},
+}
+
+// errOldFormat reports an index of an earlier version opened read-only.
+var errOldFormat = errors.New("index: written by an earlier version; open it writable once to convert it")
+
+// dropOldTables deletes the tables of earlier versions (oldTables). What
+// is left of a table nothing vouches for is never read, so failing to
+// drop one only costs a warning; for the others it is an error.
+func (d *DB) dropOldTables() error {
+	for _, t := range oldTables {
+		err := d.dropOld(t.marker, t.drop)
+		if err == nil {
+			continue
+		}
+		if t.vouched {
+			return err
+		}
+		d.log.Warn("index: old table left in place", "dir", d.dir, "err", err)
+	}
+	return nil
+}
+
+// dropOld deletes the tables in drop if the marker table has a key.
+func (d *DB) dropOld(marker byte, drop []byte) error {
+	it, err := d.db.NewIter(&pebble.IterOptions{LowerBound: []byte{marker}, UpperBound: []byte{marker + 1}})
 	if err != nil {
-		return fmt.Errorf("drop node table: %w", err)
+		return fmt.Errorf("drop old tables: %w", err)
 	}
 	found := it.First()
 	if err := it.Close(); err != nil {
-		return fmt.Errorf("drop node table: %w", err)
+		return fmt.Errorf("drop old tables: %w", err)
 	}
 	if !found {
 		return nil
 	}
-	if err := d.write("drop node table", func() error { return d.db.DeleteRange(lo, hi, pebble.NoSync) }); err != nil {
-		return fmt.Errorf("drop node table: %w", err)
+	if d.readOnly {
+		return errOldFormat
+	}
+	err = d.write("drop old tables", func() error {
+		b := d.db.NewBatch()
+		defer b.Close()
+		for _, tag := range drop {
+			if err := b.DeleteRange([]byte{tag}, []byte{tag + 1}, nil); err != nil {
+				return err
+			}
+		}
+		return b.Commit(pebble.NoSync)
+	})
+	if err != nil {
+		return fmt.Errorf("drop old tables %q: %w", drop, err)
 	}
 	return nil
 }

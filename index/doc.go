@@ -40,21 +40,26 @@
 //	'n' name                      -> key (32 bytes)           registry: names
 //	'f' key                       -> feed record (JSON)       registry: feeds
 //	's' key                       -> state: length, byte length, root hash
-//	'b' key block                 -> start, end (2 x uint64)  offsets by block
-//	'o' key end block             -> start (uint64)           blocks by end offset
+//	'p' key page                  -> the page's known blocks  offsets, page.go
+//	'e' key lastEnd page          -> (empty)                  pages by last end
 //
-// ('t' held tree nodes in earlier versions; Open deletes it. Nodes are
-// cached in memory instead, see nodecache.go: a Pebble Get cost more than
-// the pread of the tree file it would have saved.)
+// ('t' held tree nodes in earlier versions, and 'b' and 'o' a key per
+// block; Open deletes them, and with 'b' the states, so that each feed
+// indexes itself again. Nodes are cached in memory instead, see
+// nodecache.go: a Pebble Get cost more than the pread of the tree file it
+// would have saved. A key per block cost two Pebble keys and their
+// flushes and compactions per one-block append, about 4 us and 45 bytes a
+// block; a page holds pageBlocks blocks in about 3 bytes each.)
 //
-// The 'o' table orders the known blocks of a feed by end offset, block
-// index breaking ties between empty blocks, so the block holding byte x is
-// the first entry at or after (x+1, 0): one SeekGE. The 'b' table answers
-// a block's offset and size with one Get.
+// A page holds the known blocks among 256 consecutive indexes (page.go).
+// Blocks ascend by offset as they do by index, so the block holding byte
+// x, if known, is in the first page whose last block ends past x: one
+// SeekGE in 'e' and one Get. A block's offset and size is one Get of its
+// page. A commit rewrites each page its spans fall in, whole, and moves
+// the page's 'e' entry when its last end changed.
 //
-// In front of both sits the offset cache (offsetcache.go): pages of the
-// spans of 256 consecutive blocks, read with one scan of 'b' when a seek
-// or block look-up misses, so that the reads of a mount (a seek, then the
+// In front of the tables sits the offset cache (offsetcache.go): the
+// pages, decoded, read with one Get when a seek or block look-up misses, so that the reads of a mount (a seek, then the
 // following blocks) cost binary searches in memory. Its size is bounded
 // for the whole DB (Options.OffsetCacheSize), whatever the feeds' lengths;
 // commits and Reset drop the pages they change.

@@ -164,7 +164,7 @@ func (fi *FeedIndex) Reset() error {
 	fi.mu.Unlock()
 	b := fi.db.db.NewBatch()
 	defer b.Close()
-	for _, tag := range []byte{tagState, tagBlock, tagOffset} {
+	for _, tag := range []byte{tagState, tagPage, tagPageEnd} {
 		p := fi.prefix(tag)
 		if err := b.DeleteRange(p, prefixEnd(p), nil); err != nil {
 			return fmt.Errorf("reset index %x: %w", fi.key[:8], err)
@@ -260,23 +260,42 @@ func (fi *FeedIndex) Flush() error {
 }
 
 // commit writes spans and, when st is set, the state last, as one batch
-// without sync, then drops the cached pages the spans change. Called with
-// flushMu held.
+// without sync, then drops the cached pages the spans change. Each page
+// the spans fall in is read, merged and written whole, with its entry in
+// the page-end table moved if its last end changed. Called with flushMu
+// held, so no other commit of this feed rewrites the same pages.
 func (fi *FeedIndex) commit(spans []BlockSpan, st *[stateSize]byte) error {
+	if !slices.IsSortedFunc(spans, byIndex) {
+		spans = slices.SortedFunc(slices.Values(spans), byIndex)
+	}
 	b := fi.db.db.NewBatch()
 	defer b.Close()
-	bp, op := fi.prefix(tagBlock), fi.prefix(tagOffset)
-	var val [16]byte
-	for _, s := range spans {
-		binary.BigEndian.PutUint64(val[:], s.Start)
-		binary.BigEndian.PutUint64(val[8:], s.End)
-		if err := b.Set(append(bp[:len(bp):len(bp)], u64(s.Index)...), val[:16], nil); err != nil {
-			return fmt.Errorf("index block %d: %w", s.Index, err)
+	err := spansByPage(spans, func(n uint64, run []BlockSpan) error {
+		old, err := fi.loadPage(n)
+		if err != nil {
+			return err
 		}
-		k := append(append(op[:len(op):len(op)], u64(s.End)...), u64(s.Index)...)
-		if err := b.Set(k, val[:8], nil); err != nil {
-			return fmt.Errorf("index block %d: %w", s.Index, err)
+		page, err := mergePage(old, run)
+		if err != nil {
+			return err
 		}
+		if err := b.Set(fi.pageKey(n), encodePage(page), nil); err != nil {
+			return err
+		}
+		newEnd := page.end[len(page.end)-1]
+		if len(old.idx) > 0 {
+			oldEnd := old.end[len(old.end)-1]
+			if oldEnd == newEnd {
+				return nil
+			}
+			if err := b.Delete(fi.pageEndKey(oldEnd, n), nil); err != nil {
+				return err
+			}
+		}
+		return b.Set(fi.pageEndKey(newEnd, n), nil, nil)
+	})
+	if err != nil {
+		return fmt.Errorf("index blocks %d..%d: %w", spans[0].Index, spans[len(spans)-1].Index, err)
 	}
 	if st != nil {
 		if err := b.Set(fi.prefix(tagState), st[:], nil); err != nil {
@@ -292,6 +311,17 @@ func (fi *FeedIndex) commit(spans []BlockSpan, st *[stateSize]byte) error {
 	return nil
 }
 
+// pageKey is page n's key in the page table.
+func (fi *FeedIndex) pageKey(n uint64) []byte {
+	return binary.BigEndian.AppendUint64(fi.prefix(tagPage), n)
+}
+
+// pageEndKey is page n's key in the page-end table, where its last
+// block ends at end.
+func (fi *FeedIndex) pageEndKey(end, n uint64) []byte {
+	return binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(fi.prefix(tagPageEnd), end), n)
+}
+
 // Block implements feed.Index from the offset cache, which it fills with
 // the page of block i on a miss.
 func (fi *FeedIndex) Block(i uint64) (start, end uint64, ok bool, err error) {
@@ -305,38 +335,20 @@ func (fi *FeedIndex) Block(i uint64) (start, end uint64, ok bool, err error) {
 		return start, end, ok, nil
 	}
 	gen := fi.db.offsets.generation(fi.key)
-	if page, err := fi.loadPage(i / pageBlocks); err == nil {
-		fi.db.offsets.put(page, gen)
-		if j, found := slices.BinarySearch(page.idx, uint32(i%pageBlocks)); found {
-			return page.start[j], page.end[j], true, nil
-		}
-		return 0, 0, false, nil
-	}
-	return fi.blockGet(i)
-}
-
-// blockGet reads block i's span with one Get.
-func (fi *FeedIndex) blockGet(i uint64) (start, end uint64, ok bool, err error) {
-	v, closer, err := fi.db.db.Get(append(fi.prefix(tagBlock), u64(i)...))
-	if errors.Is(err, pebble.ErrNotFound) {
-		return 0, 0, false, nil
-	}
+	page, err := fi.loadPage(i / pageBlocks)
 	if err != nil {
-		return 0, 0, false, fmt.Errorf("index block %d: %w", i, err)
+		return 0, 0, false, err
 	}
-	defer closer.Close()
-	if len(v) != 16 {
-		return 0, 0, false, nil
+	fi.db.offsets.put(page, gen)
+	if j, found := slices.BinarySearch(page.idx, uint32(i%pageBlocks)); found {
+		return page.start[j], page.end[j], true, nil
 	}
-	start, end = binary.BigEndian.Uint64(v), binary.BigEndian.Uint64(v[8:])
-	if end < start {
-		return 0, 0, false, nil
-	}
-	return start, end, true, nil
+	return 0, 0, false, nil
 }
 
 // BlockAt implements feed.Index from the offset cache, or on a miss with
-// one SeekGE after which the cache gets the page of the block found.
+// one SeekGE in the page-end table and the Get of the page it names,
+// which the cache then keeps.
 func (fi *FeedIndex) BlockAt(off uint64) (i, start, end uint64, ok bool, err error) {
 	fi.mu.Lock()
 	s, pending := fi.pend.at(off)
@@ -348,42 +360,37 @@ func (fi *FeedIndex) BlockAt(off uint64) (i, start, end uint64, ok bool, err err
 		return i, start, end, ok, nil
 	}
 	gen := fi.db.offsets.generation(fi.key)
-	i, start, end, ok, err = fi.seek(off)
-	if ok {
-		if page, err := fi.loadPage(i / pageBlocks); err == nil {
-			fi.db.offsets.put(page, gen)
-		}
+	n, found, err := fi.seekPage(off)
+	if err != nil || !found {
+		return 0, 0, 0, false, err
 	}
-	return i, start, end, ok, err
+	page, err := fi.loadPage(n)
+	if err != nil {
+		return 0, 0, 0, false, err
+	}
+	fi.db.offsets.put(page, gen)
+	i, start, end, ok = page.find(off)
+	return i, start, end, ok, nil
 }
 
-// seek finds the block holding off with one SeekGE: the first known
-// block whose end is past off, which holds off if its start is not past
-// it.
-func (fi *FeedIndex) seek(off uint64) (i, start, end uint64, ok bool, err error) {
-	p := fi.prefix(tagOffset)
+// seekPage finds the first page whose last block ends past off: blocks
+// ascend by offset as by index, so if a known block holds off, it is in
+// that page.
+func (fi *FeedIndex) seekPage(off uint64) (n uint64, found bool, err error) {
+	p := fi.prefix(tagPageEnd)
 	it, err := fi.db.db.NewIter(&pebble.IterOptions{LowerBound: p, UpperBound: prefixEnd(p)})
 	if err != nil {
-		return 0, 0, 0, false, fmt.Errorf("index seek %d: %w", off, err)
+		return 0, false, fmt.Errorf("index seek %d: %w", off, err)
 	}
 	defer it.Close()
-	if off == ^uint64(0) || !it.SeekGE(append(append(p, u64(off+1)...), u64(0)...)) {
-		return 0, 0, 0, false, it.Error()
+	if off == ^uint64(0) || !it.SeekGE(binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(p, off+1), 0)) {
+		return 0, false, it.Error()
 	}
 	k := it.Key()
 	if len(k) != len(p)+16 {
-		return 0, 0, 0, false, nil
+		return 0, false, fmt.Errorf("index seek %d: %w: page-end key of %d bytes", off, errBadPage, len(k))
 	}
-	v, err := it.ValueAndErr()
-	if err != nil || len(v) != 8 {
-		return 0, 0, 0, false, err
-	}
-	end, i = binary.BigEndian.Uint64(k[len(p):]), binary.BigEndian.Uint64(k[len(p)+8:])
-	start = binary.BigEndian.Uint64(v)
-	if start > off || end < start {
-		return 0, 0, 0, false, nil // a gap of unknown blocks
-	}
-	return i, start, end, true, nil
+	return binary.BigEndian.Uint64(k[len(p)+8:]), true, nil
 }
 
 // Node implements feed.Index from the node cache.

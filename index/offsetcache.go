@@ -1,7 +1,7 @@
 package index
 
 import (
-	"encoding/binary"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -10,9 +10,9 @@ import (
 )
 
 // The offset cache keeps pages of block spans in memory in front of the
-// 'b' and 'o' tables, so that a seek that hits costs two binary searches
+// page tables, so that a seek that hits costs two binary searches
 // instead of a Pebble iterator (about 5 us). A page holds the known blocks
-// among pageBlocks consecutive indexes, read with one scan of 'b'. Pages
+// among pageBlocks consecutive indexes, read with one Get (page.go). Pages
 // are shared by every FeedIndex of a DB and evicted past
 // Options.OffsetCacheSize bytes by the clock algorithm (a hit only sets a
 // flag, cheaper than reordering a list on every seek), so the memory a feed costs is
@@ -218,39 +218,16 @@ func (c *offsetCache) changed(key [32]byte, blocks []BlockSpan) {
 	}
 }
 
-// loadPage reads page n of the feed from the 'b' table.
+// loadPage reads page n of the feed from the page table; a page never
+// written is empty.
 func (fi *FeedIndex) loadPage(n uint64) (*offsetPage, error) {
-	p := fi.prefix(tagBlock)
-	first := n * pageBlocks
-	it, err := fi.db.db.NewIter(&pebble.IterOptions{
-		LowerBound: append(p[:len(p):len(p)], u64(first)...),
-		UpperBound: append(p[:len(p):len(p)], u64(first+pageBlocks)...),
-	})
+	v, closer, err := fi.db.db.Get(fi.pageKey(n))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return &offsetPage{feed: fi.key, n: n}, nil
+	}
 	if err != nil {
 		return nil, fmt.Errorf("index page %d: %w", n, err)
 	}
-	defer it.Close()
-	page := &offsetPage{feed: fi.key, n: n}
-	for valid := it.First(); valid; valid = it.Next() {
-		k := it.Key()
-		v, err := it.ValueAndErr()
-		if err != nil {
-			return nil, fmt.Errorf("index page %d: %w", n, err)
-		}
-		if len(k) != len(p)+8 || len(v) != 16 {
-			continue
-		}
-		i := binary.BigEndian.Uint64(k[len(p):])
-		start, end := binary.BigEndian.Uint64(v), binary.BigEndian.Uint64(v[8:])
-		if end < start || (len(page.end) > 0 && start < page.end[len(page.end)-1]) {
-			continue // not a span we can order: leave it to Pebble
-		}
-		page.idx = append(page.idx, uint32(i-first))
-		page.start = append(page.start, start)
-		page.end = append(page.end, end)
-	}
-	if err := it.Error(); err != nil {
-		return nil, fmt.Errorf("index page %d: %w", n, err)
-	}
-	return page, nil
+	defer closer.Close()
+	return decodePage(fi.key, n, v)
 }
