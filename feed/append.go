@@ -30,10 +30,13 @@ func (f *Feed) Append(blocks ...[]byte) error {
 	f.writeMu.Lock()
 	defer f.writeMu.Unlock()
 
+	n := uint64(len(blocks))
 	f.mu.RLock()
 	closed := f.mu.closed
 	length, byteLength := f.mu.length, f.mu.byteLength
-	roots := append([]tree.Node(nil), f.mu.roots...)
+	// A new slice: the published one is never changed. Room for the
+	// leaves keeps grow from copying it again.
+	roots := append(make([]tree.Node, 0, len(f.mu.roots)+min(len(blocks), 64)), f.mu.roots...)
 	ends := f.mu.ends
 	f.mu.RUnlock()
 	if closed {
@@ -44,23 +47,31 @@ func (f *Feed) Append(blocks ...[]byte) error {
 	// the hashing; tree and signature records follow once both are done.
 	// Written even when empty: JavaScript creates the data file on the
 	// first append, and its audit fails every block of a feed without one.
-	var dataErr error
-	writeData := func() { dataErr = writeBlocks(f.data, blocks, int64(byteLength)) }
 	// When the in-memory offsets need more room, the copy into a larger
 	// table is made beside the hashing too: for a long feed it costs more
 	// than the rest of the batch's publishing under f.mu. Only holders of
-	// writeMu change ends, so the snapshot stays current.
-	n := uint64(len(blocks))
-	var grown []uint64
-	growEnds := func() {
-		if uint64(len(ends)) == length && uint64(cap(ends)-len(ends)) < n {
-			// Doubling: fewer copies of a table that only grows.
-			grown = make([]uint64, len(ends), max(2*cap(ends), len(ends)+int(n)))
-			copy(grown, ends)
-		}
+	// writeMu change ends, so the snapshot stays current. A small batch
+	// does both itself, without closures that would cost it allocations.
+	var (
+		dataErr error
+		grown   []uint64
+		span    []tree.Node
+	)
+	if total >= shareBytes {
+		// The closures' variables live on the heap: only here.
+		var werr error
+		var g []uint64
+		span = hashBatch(f.scratch.span, length, blocks, total,
+			func() { werr = writeBlocks(f.data, blocks, int64(byteLength)) },
+			func() { g = growEnds(ends, length, n) })
+		dataErr, grown = werr, g
+	} else {
+		dataErr = writeBlocks(f.data, blocks, int64(byteLength))
+		grown = growEnds(ends, length, n)
+		span = hashBatch(f.scratch.span, length, blocks, total)
 	}
-	span := hashBatch(length, blocks, total, writeData, growEnds)
-	nodes, roots := grow(roots, length, span)
+	nodes, roots := grow(f.scratch.nodes[:0], roots, length, span)
+	f.scratch.span, f.scratch.nodes = keepScratch(span), keepScratch(nodes)
 	sig, err := f.writeRecords(length, len(blocks), nodes, roots, shared(len(blocks), total), dataErr)
 	if err != nil {
 		return fmt.Errorf("append to feed %x at block %d: %w", f.key[:8], length, err)
@@ -110,33 +121,52 @@ func (f *Feed) Append(blocks ...[]byte) error {
 	return nil
 }
 
+// scratchMax bounds what f.scratch keeps of one batch's buffers: a
+// million-block append must not leave a hundred megabytes behind.
+const scratchMax = 1 << 16
+
+// keepScratch returns b to keep for the next append, or nil if too large.
+func keepScratch[T any](b []T) []T {
+	if cap(b) > scratchMax {
+		return nil
+	}
+	return b
+}
+
+// growEnds returns a larger copy of the in-memory offsets when they
+// would need more room for n more blocks, else nil. Doubling: fewer
+// copies of a table that only grows.
+func growEnds(ends []uint64, length, n uint64) []uint64 {
+	if uint64(len(ends)) != length || uint64(cap(ends)-len(ends)) >= n {
+		return nil
+	}
+	grown := make([]uint64, len(ends), max(2*cap(ends), len(ends)+int(n)))
+	copy(grown, ends)
+	return grown
+}
+
 // writeRecords signs the new roots (unless signing is deferred) and
 // writes the batch's tree records, then the signature, once the data
 // write has succeeded (dataErr is its result). With shared set the tree
 // write is offered to the helpers while the caller signs, the longer of
 // the two; the files still see data, tree, signature in that order.
 func (f *Feed) writeRecords(length uint64, count int, nodes, roots []tree.Node, shared bool, dataErr error) (sig []byte, err error) {
-	var treeErr error
-	records := func(uint64) {
+	records := func() error {
 		if dataErr != nil {
-			treeErr = fmt.Errorf("write data: %w", dataErr)
-			return
+			return fmt.Errorf("write data: %w", dataErr)
 		}
-		treeErr = f.writeTree(length, count, nodes)
+		return f.writeTree(length, count, nodes)
 	}
-	var writing *job
 	if shared {
-		writing = offer(1, records)
-	} else {
-		records(0)
-	}
-	if !f.deferSign {
-		sig = tree.Sign(f.secretKey, roots, length+uint64(count))
-	}
-	if writing != nil {
+		var treeErr error // on the heap, as the helper's closure needs
+		writing := offer(1, func(uint64) { treeErr = records() })
+		sig = f.signAppend(roots, length+uint64(count))
 		writing.finish()
+		err = treeErr
+	} else {
+		err = records()
+		sig = f.signAppend(roots, length+uint64(count))
 	}
-	err = treeErr
 	if err != nil || sig == nil {
 		return sig, err
 	}
@@ -147,25 +177,41 @@ func (f *Feed) writeRecords(length uint64, count int, nodes, roots []tree.Node, 
 	return sig, nil
 }
 
+// signAppend signs roots for length, unless signing is deferred.
+func (f *Feed) signAppend(roots []tree.Node, length uint64) []byte {
+	if f.deferSign {
+		return nil
+	}
+	return tree.Sign(f.secretKey, roots, length)
+}
+
 // writeTree writes a batch's tree records. Records in [2L, 2L+2n-1) go
 // out as one write with zeros for parents that are not complete yet, as
 // JavaScript writes them; completed parents left of that range are
 // written one by one.
+// The bytes are built in f.scratch.tree (writeMu is held): the tree file
+// copies what it holds.
 func (f *Feed) writeTree(length uint64, count int, nodes []tree.Node) error {
 	first := 2 * length
-	span := make([]byte, (2*uint64(count)-1)*nodeSize)
+	size := int(2*uint64(count)-1) * nodeSize
+	if cap(f.scratch.tree) < size+nodeSize {
+		f.scratch.tree = make([]byte, size+nodeSize)
+	}
+	span, rec := f.scratch.tree[:size], f.scratch.tree[size:size+nodeSize]
+	clear(span) // parents not complete yet stay zero
 	for _, n := range nodes {
 		if n.Index >= first {
 			encodeNode(span[(n.Index-first)*nodeSize:], n)
 			continue
 		}
-		var rec [nodeSize]byte
-		encodeNode(rec[:], n)
-		if err := writeAll(f.treeF, rec[:], nodeOffset(n.Index)); err != nil {
+		encodeNode(rec, n)
+		if err := writeAll(f.treeF, rec, nodeOffset(n.Index)); err != nil {
 			return fmt.Errorf("write tree node %d: %w", n.Index, err)
 		}
 	}
-	if err := writeAll(f.treeF, span, nodeOffset(first)); err != nil {
+	err := writeAll(f.treeF, span, nodeOffset(first))
+	f.scratch.tree = keepScratch(f.scratch.tree)
+	if err != nil {
 		return fmt.Errorf("write tree nodes from %d: %w", first, err)
 	}
 	return nil

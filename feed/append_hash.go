@@ -3,6 +3,7 @@ package feed
 import (
 	"math/bits"
 	"runtime"
+	"slices"
 	"sync"
 
 	"github.com/hyperfs/hyperfs/tree"
@@ -42,26 +43,23 @@ var leafHashers = sync.Pool{New: func() any { return tree.NewLeafHasher() }}
 // hashBatch hashes the blocks of a batch starting at block first and the
 // parents whose subtrees lie inside the batch (inside one chunk, for a
 // shared batch), while each of beside runs as one more task, the first
-// of them first. The result holds node 2*first+k at index k (a leaf at
-// every even k); a parent slot that was not computed keeps a zero Index,
-// which no parent has.
-func hashBatch(first uint64, blocks [][]byte, total int, beside ...func()) []tree.Node {
-	span := make([]tree.Node, 2*len(blocks)-1)
+// of them first. The result, in dst's memory when it has room, holds
+// node 2*first+k at index k (a leaf at every even k); a parent slot that
+// was not computed keeps a zero Index, which no parent has.
+func hashBatch(dst []tree.Node, first uint64, blocks [][]byte, total int, beside ...func()) []tree.Node {
+	span := dst[:0]
+	if need := 2*len(blocks) - 1; cap(span) >= need {
+		span = span[:need]
+		clear(span)
+	} else {
+		span = make([]tree.Node, need)
+	}
 	n := uint64(len(blocks))
 	workers := uint64(runtime.GOMAXPROCS(0))
 	if !shared(len(blocks), total) {
 		// A large block or two: the data write still runs beside the
 		// hashing, on a goroutine of its own.
-		var wg sync.WaitGroup
-		for _, fn := range beside {
-			if total >= shareBytes {
-				wg.Go(fn)
-			} else {
-				fn()
-			}
-		}
-		hashRange(first, blocks, span, first, first+n)
-		wg.Wait()
+		besideHashing(beside, total >= shareBytes, func() { hashRange(first, blocks, span, first, first+n) })
 		return span
 	}
 	chunk := chunkSize(n, uint64(total), workers)
@@ -82,6 +80,24 @@ func hashBatch(first uint64, blocks [][]byte, total int, beside ...func()) []tre
 		hashRange(first, blocks, span, lo, hi)
 	})
 	return span
+}
+
+// besideHashing runs hash, with the beside tasks on goroutines of their
+// own when concurrently is set, else before it.
+func besideHashing(beside []func(), concurrently bool, hash func()) {
+	if !concurrently {
+		for _, fn := range beside {
+			fn()
+		}
+		hash()
+		return
+	}
+	var wg sync.WaitGroup
+	for _, fn := range beside {
+		wg.Go(fn)
+	}
+	hash()
+	wg.Wait()
 }
 
 // chunkBlocks is the fewest blocks a chunk has where the batch allows:
@@ -133,9 +149,11 @@ var rangeScratch = sync.Pool{New: func() any { return new([2][]tree.Node) }}
 // generator), and returns every new node in order and the new roots.
 // Parents hashBatch computed are taken from span; the others (over chunks,
 // or over old roots) are hashed here.
-func grow(roots []tree.Node, first uint64, span []tree.Node) (nodes, newRoots []tree.Node) {
+//
+// The nodes go into nodes' memory, which the caller may reuse.
+func grow(nodes, roots []tree.Node, first uint64, span []tree.Node) (_, newRoots []tree.Node) {
 	base := 2 * first
-	nodes = make([]tree.Node, 0, len(span)+len(roots))
+	nodes = slices.Grow(nodes[:0], len(span)+len(roots))
 	for k := 0; k < len(span); k += 2 {
 		nodes = append(nodes, span[k])
 		roots = append(roots, span[k])

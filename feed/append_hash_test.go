@@ -60,9 +60,9 @@ func TestHashBatchMatchesSerial(t *testing.T) {
 		}
 		wantNodes, wantRoots := growSerial(slices.Clone(roots), uint64(tc.first), blocks)
 		var ran [2]atomic.Int32
-		span := hashBatch(uint64(tc.first), blocks, total,
+		span := hashBatch(nil, uint64(tc.first), blocks, total,
 			func() { ran[0].Add(1) }, func() { ran[1].Add(1) })
-		nodes, gotRoots := grow(slices.Clone(roots), uint64(tc.first), span)
+		nodes, gotRoots := grow(nil, slices.Clone(roots), uint64(tc.first), span)
 		if !slices.Equal(nodes, wantNodes) || !slices.Equal(gotRoots, wantRoots) {
 			t.Errorf("first %d, %d blocks, %d bytes: nodes or roots differ from the serial generator", tc.first, tc.count, total)
 		}

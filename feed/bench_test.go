@@ -36,14 +36,17 @@ func BenchmarkAppend(b *testing.B) {
 	for _, c := range []struct {
 		name        string
 		size, batch int
+		deferSign   bool
 	}{
-		{"block=1KiB/batch=128", 1 << 10, 128},
-		{"block=64KiB/batch=128", 64 << 10, 128},
-		{"block=1KiB/batch=1", 1 << 10, 1},
-		{"block=64KiB/batch=1", 64 << 10, 1},
+		{"block=1KiB/batch=128", 1 << 10, 128, false},
+		{"block=64KiB/batch=128", 64 << 10, 128, false},
+		{"block=1KiB/batch=1", 1 << 10, 1, false},
+		{"block=64KiB/batch=1", 64 << 10, 1, false},
+		// What a write through the mount costs the engine.
+		{"block=100B/batch=1/deferred", 100, 1, true},
 	} {
 		b.Run(c.name, func(b *testing.B) {
-			f, err := feed.Create(feed.DirStorage{Dir: b.TempDir()}, feed.Options{})
+			f, err := feed.Create(feed.DirStorage{Dir: b.TempDir()}, feed.Options{DeferSigning: c.deferSign})
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -66,6 +66,15 @@ func (f *Feed) SetFetcher(fe Fetcher) {
 func (f *Feed) Changed() <-chan struct{} {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
+	return f.takeChangedLocked()
+}
+
+// takeChangedLocked hands out the change channel; f.mu is held, for
+// reading at least.
+func (f *Feed) takeChangedLocked() <-chan struct{} {
+	if !f.mu.changedTaken.Load() {
+		f.mu.changedTaken.Store(true)
+	}
 	return f.mu.changed
 }
 
@@ -74,7 +83,7 @@ func (f *Feed) Changed() <-chan struct{} {
 func (f *Feed) WaitLength(ctx context.Context, n uint64) (uint64, error) {
 	for {
 		f.mu.RLock()
-		length, closed, ch := f.mu.length, f.mu.closed, f.mu.changed
+		length, closed, ch := f.mu.length, f.mu.closed, f.takeChangedLocked()
 		f.mu.RUnlock()
 		switch {
 		case length > n:
@@ -230,8 +239,11 @@ func (s *Subscription) wake() {
 // notifyLocked broadcasts e; f.mu must be held for writing. Subscription
 // queues have their own lock, never held while taking f.mu.
 func (f *Feed) notifyLocked(e Event) {
-	close(f.mu.changed)
-	f.mu.changed = make(chan struct{})
+	if f.mu.changedTaken.Load() || e.Kind == EventClosed {
+		close(f.mu.changed)
+		f.mu.changed = make(chan struct{})
+		f.mu.changedTaken.Store(false)
+	}
 	for s := range f.mu.subs {
 		s.push(e)
 	}

@@ -60,6 +60,12 @@ type Feed struct {
 	// signatures (Append, Put, Clear, Audit). It is held across file
 	// writes but never across a sync.
 	writeMu sync.Mutex
+	// scratch holds Append's buffers from one call to the next, so a
+	// stream of one-block appends allocates less; writeMu guards it.
+	scratch struct {
+		span, nodes []tree.Node
+		tree        []byte
+	}
 	// syncMu serialises Sync, which holds it across fsyncs and the
 	// bitfield write, and never while taking writeMu.
 	syncMu sync.Mutex
@@ -100,8 +106,12 @@ type Feed struct {
 		// recovered length, or the last one signed); with deferSign the
 		// lengths after it may have none yet.
 		signed uint64
-		// changed is closed and replaced on every change (broadcast).
-		changed chan struct{}
+		// changed is closed and replaced on every change (broadcast)
+		// that someone may be waiting for: changedTaken is set when it
+		// is handed out (under the read lock, so atomic), and a change
+		// with nobody holding the channel makes no new one.
+		changed      chan struct{}
+		changedTaken atomic.Bool
 		// subs receive events; see Subscribe.
 		subs map[*Subscription]struct{}
 		// fetcher asks peers for missing blocks; nil when none.

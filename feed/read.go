@@ -26,7 +26,7 @@ func (f *Feed) state(i uint64) blockState {
 	s := blockState{
 		closed:  f.mu.closed,
 		length:  f.mu.length,
-		changed: f.mu.changed,
+		changed: f.takeChangedLocked(),
 		fetcher: f.mu.fetcher,
 	}
 	s.has = i < s.length && f.mu.bits.HasBlock(i)
