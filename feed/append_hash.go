@@ -2,7 +2,6 @@ package feed
 
 import (
 	"math/bits"
-	"runtime"
 	"slices"
 	"sync"
 
@@ -27,7 +26,7 @@ const shareBlocks = 8
 // shared reports whether a batch of n blocks and total bytes shares its
 // work with the helpers.
 func shared(n, total int) bool {
-	return total >= shareBytes && n >= shareBlocks && runtime.GOMAXPROCS(0) >= 2
+	return total >= shareBytes && n >= shareBlocks && procs >= 2
 }
 
 // chunkBytes is about how much data a chunk of leaves holds. A chunk is a
@@ -55,7 +54,7 @@ func hashBatch(dst []tree.Node, first uint64, blocks [][]byte, total int, beside
 		span = make([]tree.Node, need)
 	}
 	n := uint64(len(blocks))
-	workers := uint64(runtime.GOMAXPROCS(0))
+	workers := uint64(procs)
 	if !shared(len(blocks), total) {
 		// A large block or two: the data write still runs beside the
 		// hashing, on a goroutine of its own.

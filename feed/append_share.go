@@ -52,6 +52,12 @@ var helpers struct {
 	running int // helper goroutines alive; guarded by mu
 }
 
+// procs is GOMAXPROCS as the process started: the cores the helpers may
+// use. It is read once because a mount raises GOMAXPROCS afterwards for
+// its threads parked in FUSE reads (fusefs.ReaderProcs), which must not
+// mean more helpers spinning than there are cores.
+var procs = runtime.GOMAXPROCS(0)
+
 // maxHelpers bounds the pool (and wake's buffer); more cores than this
 // add little to one batch.
 const maxHelpers = 15
@@ -62,7 +68,7 @@ func init() { helpers.wake = make(chan struct{}, maxHelpers) }
 // caller must call finish, which also runs the tasks no helper took.
 func offer(n uint64, run func(task uint64)) *job {
 	j := &job{seq: helpers.seq.Add(1), n: n, run: run}
-	want := min(runtime.GOMAXPROCS(0)-1, maxHelpers)
+	want := min(procs-1, maxHelpers)
 	helpers.mu.Lock()
 	for ; helpers.running < want; helpers.running++ {
 		// Owned by the package; stops after exitAfter without a job.

@@ -133,3 +133,17 @@ func CheckMountpoint(dir string) error {
 	}
 	return nil
 }
+
+// ReaderProcs is how many more Ps (GOMAXPROCS) a process that had procs
+// when it mounted should add for go-fuse's reader threads. They read
+// /dev/fuse with a plain blocking syscall, so each parked reader holds a
+// P; when they hold them all, the runtime's sysmon takes the Ps back
+// every 20 us and wakes threads that find nothing to run: about a tenth
+// of the daemon's CPU at 30 000 one-block appends a second (bench/
+// RESULTS.md, session 7). go-fuse parks at most its maxReaders + 1
+// readers, maxReaders being GOMAXPROCS at mount time within [2, 16].
+// The engine sizes its helpers from GOMAXPROCS at start, so the extra
+// Ps never become extra hashing goroutines.
+func ReaderProcs(procs int) int {
+	return min(max(procs, 2), 16) + 1
+}

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"syscall"
 	"time"
 
@@ -74,10 +75,12 @@ func runMount(c *cli, cmd *command, args []string) (err error) {
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
 	defer signal.Stop(sigs)
+	procs := runtime.GOMAXPROCS(0)
 	mnt, err := fsys.Mount(dir)
 	if err != nil {
 		return fmt.Errorf("mount: %w", err)
 	}
+	runtime.GOMAXPROCS(procs + fusefs.ReaderProcs(procs))
 	// Feeds that commands create or follow through the socket appear in
 	// the mount at once.
 	o.added = func(name string, f *feed.Feed) {
