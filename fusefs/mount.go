@@ -140,8 +140,9 @@ func CheckMountpoint(dir string) error {
 // P; when they hold them all, the runtime's sysmon takes the Ps back
 // every 20 us and wakes threads that find nothing to run: about a tenth
 // of the daemon's CPU at 30 000 one-block appends a second (bench/
-// RESULTS.md, session 7). go-fuse parks at most its maxReaders + 1
-// readers, maxReaders being GOMAXPROCS at mount time within [2, 16].
+// RESULTS.md, session 7). On Linux go-fuse parks at most its maxReaders
+// + 1 readers, maxReaders being GOMAXPROCS at mount time within [2, 16]
+// (elsewhere one: the extra Ps then stay idle, which costs nothing).
 // The engine sizes its helpers from GOMAXPROCS at start, so the extra
 // Ps never become extra hashing goroutines.
 func ReaderProcs(procs int) int {

@@ -224,8 +224,9 @@ var oldTables = []struct {
 	{tagBlock, []byte{tagBlock, tagOffset, tagState}, true},
 }
 
-// errOldFormat reports an index of an earlier version opened read-only.
-var errOldFormat = errors.New("index: written by an earlier version; open it writable once to convert it")
+// ErrOldFormat reports an index of an earlier layout opened read-only: a
+// writable open converts it.
+var ErrOldFormat = errors.New("index: written by an earlier version; open it writable once to convert it")
 
 // dropOldTables deletes the tables of earlier versions (oldTables). What
 // is left of a table nothing vouches for is never read, so failing to
@@ -258,7 +259,7 @@ func (d *DB) dropOld(marker byte, drop []byte) error {
 		return nil
 	}
 	if d.readOnly {
-		return errOldFormat
+		return ErrOldFormat
 	}
 	err = d.write("drop old tables", func() error {
 		b := d.db.NewBatch()

@@ -156,8 +156,8 @@ func TestOldOffsetTablesDropped(t *testing.T) {
 	}
 	old.Close()
 
-	if _, err := Open("index", Options{FS: fs, ReadOnly: true}); !errors.Is(err, errOldFormat) {
-		t.Fatalf("read-only open of the old format = %v, want %v", err, errOldFormat)
+	if _, err := Open("index", Options{FS: fs, ReadOnly: true}); !errors.Is(err, ErrOldFormat) {
+		t.Fatalf("read-only open of the old format = %v, want %v", err, ErrOldFormat)
 	}
 	db, err := Open("index", Options{FS: fs})
 	if err != nil {

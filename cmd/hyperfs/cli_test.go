@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -13,6 +14,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/cockroachdb/pebble/v2"
 
 	"github.com/hyperfs/hyperfs/index"
 )
@@ -569,5 +572,40 @@ func BenchmarkListCommand(b *testing.B) {
 				}
 			})
 		}
+	}
+}
+
+// A home whose index has the per-block offset tables of earlier versions
+// is converted by the first command: the old tables go, the feed indexes
+// itself again, and nothing falls back to reading without the index.
+func TestOldIndexConverted(t *testing.T) {
+	home := t.TempDir()
+	key := newFeed(t, home, "f")
+	must(t, []byte("data"), "--home", home, "append", "f")
+	old := append(append([]byte{'b'}, make([]byte, 32)...), make([]byte, 8)...)
+	db, err := pebble.Open(filepath.Join(home, "index"), &pebble.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Set(old, make([]byte, 16), pebble.Sync); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+
+	for _, args := range [][]string{{"cat", "f"}, {"get", key, "0"}} {
+		r := wantCode(t, exitOK, nil, append([]string{"--home", home}, args...)...)
+		if r.stdout != "data" || strings.Contains(r.stderr, "index unavailable") {
+			t.Errorf("%q on an old index: stdout %q, stderr:\n%s", args, r.stdout, r.stderr)
+		}
+	}
+	if db, err = pebble.Open(filepath.Join(home, "index"), &pebble.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, closer, err := db.Get(old); err == nil {
+		closer.Close()
+		t.Error("the old offset entry is still there after a command")
+	} else if !errors.Is(err, pebble.ErrNotFound) {
+		t.Errorf("old offset entry after a command: %v, want not found", err)
 	}
 }

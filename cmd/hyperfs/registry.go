@@ -103,7 +103,9 @@ func (c *cli) openIndex(h home, write bool) (*index.DB, error) {
 			if err != nil {
 				return nil, err
 			}
-		} else if !errors.Is(err, pebble.ErrDBDoesNotExist) {
+		} else if !errors.Is(err, pebble.ErrDBDoesNotExist) && !errors.Is(err, index.ErrOldFormat) {
+			// An index of an earlier layout is converted by the
+			// writable open below.
 			return nil, err
 		}
 	}
