@@ -189,6 +189,7 @@ func (f *Feed) signAppend(roots []tree.Node, length uint64) []byte {
 // out as one write with zeros for parents that are not complete yet, as
 // JavaScript writes them; completed parents left of that range are
 // written one by one.
+//
 // The bytes are built in f.scratch.tree (writeMu is held): the tree file
 // copies what it holds.
 func (f *Feed) writeTree(length uint64, count int, nodes []tree.Node) error {

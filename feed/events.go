@@ -169,11 +169,11 @@ func (s *Subscription) pop() (e Event, ok bool, err error) {
 // Batch appends to dst the next event, waiting for it until ctx ends,
 // and every event queued behind it, up to limit in all; an EventClosed
 // is always last. Called again sooner than pace after it last returned
-// less than limit events, it first waits out the rest of pace: a consumer of a stream of appends
-// then wakes once per pace with all of them, and the appends in between
-// wake nobody (each wake-up of a parked goroutine costs the appender a
-// futex call and, usually, another CPU an interrupt). One goroutine at a
-// time may call Batch.
+// fewer than limit events, it first waits out the rest of pace: a
+// consumer of a stream of appends then wakes once per pace with all of
+// them, and the appends in between wake nobody (each wake-up of a parked
+// goroutine costs the appender a futex call and, usually, another CPU an
+// interrupt). One goroutine at a time may call Batch.
 func (s *Subscription) Batch(ctx context.Context, dst []Event, limit int, pace time.Duration) ([]Event, error) {
 	if wait := time.Until(s.paced); wait > 0 {
 		t := time.NewTimer(wait)
