@@ -130,21 +130,30 @@ type Proc struct {
 	Stdin io.WriteCloser
 	lines chan map[string]any // closed at the script's EOF on stdout
 
-	mu     sync.Mutex // guards stderr, written by exec's copier
-	stderr bytes.Buffer
-}
-
-func (p *Proc) Write(b []byte) (int, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.stderr.Write(b)
+	stderr LogBuffer // written by exec's copier
 }
 
 // Stderr is what the script printed on stderr so far.
-func (p *Proc) Stderr() string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.stderr.String()
+func (p *Proc) Stderr() string { return p.stderr.String() }
+
+// LogBuffer collects what other goroutines write (a child process's
+// stderr through exec's copier, a logger's output) while a test reads it.
+type LogBuffer struct {
+	mu sync.Mutex // guards b
+	b  bytes.Buffer
+}
+
+func (l *LogBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+// String is everything written so far.
+func (l *LogBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 // Start starts script. Cleanup closes its stdin, then waits for it to
@@ -164,7 +173,7 @@ func (e Env) Start(t testing.TB, script string, args ...string) *Proc {
 		t.Fatal(err)
 	}
 	p := &Proc{t: t, script: script, Stdin: stdin, lines: make(chan map[string]any, 1<<16)}
-	cmd.Stderr = p
+	cmd.Stderr = &p.stderr
 	if err := cmd.Start(); err != nil {
 		cancel()
 		t.Fatal(err)

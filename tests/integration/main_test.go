@@ -4,15 +4,15 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/hyperfs/hyperfs/internal/jsharness"
 )
 
 // binary is the hyperfs built once by TestMain.
@@ -92,7 +92,7 @@ type mount struct {
 	t      testing.TB
 	dir    string // the mountpoint
 	cmd    *exec.Cmd
-	stderr *bytes.Buffer
+	stderr *jsharness.LogBuffer
 	exited chan struct{} // closed when the process has exited
 	killed bool          // by kill: a stale mount is expected
 	err    error         // its Wait result, once exited is closed
@@ -119,8 +119,8 @@ func (h *home) mountAt(dir string, args ...string) *mount {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := &mount{t: t, dir: dir, cmd: cmd, stderr: &bytes.Buffer{}, exited: make(chan struct{})}
-	cmd.Stderr = &lockedWriter{w: m.stderr}
+	m := &mount{t: t, dir: dir, cmd: cmd, stderr: &jsharness.LogBuffer{}, exited: make(chan struct{})}
+	cmd.Stderr = m.stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -193,12 +193,7 @@ func (m *mount) kill() {
 	<-m.exited
 }
 
-func (m *mount) stderrText() string {
-	lw := m.cmd.Stderr.(*lockedWriter)
-	lw.mu.Lock()
-	defer lw.mu.Unlock()
-	return m.stderr.String()
-}
+func (m *mount) stderrText() string { return m.stderr.String() }
 
 // mounted reports whether dir is a mountpoint in /proc/self/mounts.
 func mounted(dir string) bool {
@@ -230,17 +225,4 @@ func sh(t *testing.T, script string) string {
 		t.Fatalf("%s: %v\n%s", script, err, errb.String())
 	}
 	return out.String()
-}
-
-// lockedWriter serialises writes from the process's stderr copier with
-// reads by the test.
-type lockedWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
 }

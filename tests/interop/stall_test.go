@@ -1,37 +1,16 @@
 package interop_test
 
 import (
-	"bytes"
 	"log/slog"
 	"net"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/hyperfs/hyperfs/internal/jsharness"
 	"github.com/hyperfs/hyperfs/peer"
 )
-
-// lockedBuffer is a log sink the swarm's goroutines write to while the
-// test reads it.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // A JS peer whose block reads hang (peer.js --stall: its replicator never
 // sends the Data it was asked for, while its stream stays alive) does not
@@ -49,7 +28,7 @@ func TestStallingJSPeer(t *testing.T) {
 	}
 	stallAddr, goodAddr := addrOf(stalling), addrOf(good)
 
-	var logs lockedBuffer
+	var logs jsharness.LogBuffer
 	sw, err := peer.New(peer.Config{
 		RequestTimeout: 500 * time.Millisecond,
 		Logger:         slog.New(slog.NewTextHandler(&logs, nil)),
