@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/bits"
 	"os"
+	"sync"
 
 	"golang.org/x/sys/unix"
 )
@@ -15,9 +16,10 @@ import (
 // itself): the file, and whether the file holds exactly the verified feed.
 // The engine promises that bytes failing their hash are never returned as
 // data; such a reader keeps that promise only while every block it can
-// reach is stored and was hashed since open, and the file ends at the
-// byte length. LocalState tells, DataFile hands the file over. Neither
-// knows anything of FUSE.
+// reach is stored and was hashed since open and the file ends at the byte
+// length, which on disk holds only while no write waits in memory.
+// LocalState tells the first, DataFile hands the file over, ShareData
+// keeps writes from waiting. None knows anything of FUSE.
 
 // LocalState is a snapshot of how much of a feed is stored and verified.
 type LocalState struct {
@@ -86,19 +88,41 @@ type dataFiler interface {
 // DataFile returns a new read-only-use descriptor of the feed's data file,
 // which the caller closes. ErrNotAvailable when the storage keeps no OS
 // file (MemStorage) or the data file does not exist yet. What the file
-// holds is only the feed while LocalState is Complete; the caller must
-// check that, and mind that later writes (appends, downloads, Clear) show
-// in the file at once.
+// holds is only the feed while LocalState is Complete and the file is
+// shared (ShareData); the caller must check both, and mind that later
+// writes (appends, downloads, Clear) show in the file at once.
 func (f *Feed) DataFile() (*os.File, error) {
-	df, ok := f.data.(dataFiler)
+	file := f.data
+	if w, ok := file.(*writeBehind); ok {
+		file = w.File
+	}
+	df, ok := file.(dataFiler)
 	if !ok {
 		return nil, fmt.Errorf("data file of feed %x: %w: storage keeps no OS file", f.key[:8], ErrNotAvailable)
 	}
-	file, err := df.dupFile()
+	dup, err := df.dupFile()
 	if err != nil {
 		return nil, fmt.Errorf("data file of feed %x: %w", f.key[:8], err)
 	}
-	return file, nil
+	return dup, nil
+}
+
+// ShareData makes every write to the data file reach it before the call
+// that made it returns, until release is called: first what waits in
+// memory, then each later append or download. Readers of the file itself
+// (DataFile, a passthrough backing file) need that; without a share the
+// bytes of small appends may wait in memory for the next Sync, or for a
+// read of them through the feed. Shares nest.
+func (f *Feed) ShareData() (release func(), err error) {
+	w, ok := f.data.(*writeBehind)
+	if !ok { // read-only: nothing is ever held
+		return func() {}, nil
+	}
+	if err := w.share(); err != nil {
+		return nil, fmt.Errorf("share data file of feed %x: %w", f.key[:8], err)
+	}
+	var once sync.Once
+	return func() { once.Do(w.unshare) }, nil
 }
 
 // dupFile implements dataFiler with a close-on-exec duplicate of the open

@@ -40,26 +40,52 @@ func TestLocalStateAndDataFile(t *testing.T) {
 	if s := localState(t, f); !s.Complete() || s.Length != 4 || s.ByteLength != uint64(len(want)) {
 		t.Errorf("after append: %+v, want complete", s)
 	}
+	// The small blocks wait in memory until the file is shared.
+	if fi, err := os.Stat(filepath.Join(dir, "data")); err == nil && fi.Size() != 0 {
+		t.Errorf("data file before ShareData holds %d bytes, want none (the appends held)", fi.Size())
+	}
+	unshare, err := f.ShareData()
+	if err != nil {
+		t.Fatal(err)
+	}
 	df, err := f.DataFile()
 	if err != nil {
 		t.Fatal(err)
 	}
 	got, err := io.ReadAll(df)
-	df.Close()
 	if err != nil || !bytes.Equal(got, want) {
 		t.Errorf("DataFile holds %q (%v), want %q", got, err, want)
 	}
+	// While shared, an append is in the file when Append returns; after
+	// the share ends, small appends wait again.
+	for i, b := range [][]byte{[]byte("shared"), []byte("held")} {
+		if err := f.Append(b); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, b...)
+		if i == 1 {
+			want = want[:len(want)-len(b)]
+		}
+		got, err := io.ReadAll(io.NewSectionReader(df, 0, 1<<20))
+		if err != nil || !bytes.Equal(got, want) {
+			t.Errorf("after append %d the data file holds %q (%v), want %q", i, got, err, want)
+		}
+		unshare()
+		unshare() // a second call does nothing
+	}
+	df.Close()
 	if err := f.Close(); err != nil {
 		t.Fatal(err)
 	}
+	want = append(want, "held"...)
 
 	f, err = Open(DirStorage{Dir: dir}, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	if s := localState(t, f); s.Complete() || s.Verified != 0 || s.Stored != 4 {
-		t.Errorf("after reopen: %+v, want 4 stored, none verified", s)
+	if s := localState(t, f); s.Complete() || s.Verified != 0 || s.Stored != 6 {
+		t.Errorf("after reopen: %+v, want 6 stored, none verified", s)
 	}
 	if bad, err := f.HashStored(context.Background()); err != nil || len(bad) != 0 {
 		t.Fatalf("HashStored: %v %v", bad, err)
@@ -86,8 +112,8 @@ func TestLocalStateAndDataFile(t *testing.T) {
 	if err := f.Clear(2, 3); err != nil {
 		t.Fatal(err)
 	}
-	if s := localState(t, f); s.Complete() || s.Stored != 3 || s.Verified != 3 {
-		t.Errorf("after clear: %+v, want 3 stored and verified", s)
+	if s := localState(t, f); s.Complete() || s.Stored != 5 || s.Verified != 5 {
+		t.Errorf("after clear: %+v, want 5 stored and verified", s)
 	}
 }
 

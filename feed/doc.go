@@ -24,9 +24,12 @@
 // The bitfield is the commit record: on open the tree bits decide the
 // length (spec 3.9). Append and Put write data, tree nodes and signature
 // without syncing and publish the result in memory at once (readers see it
-// when the call returns). Sync fsyncs data, tree and signatures, and only
-// then writes the changed bitfield pages and fsyncs them. So the bitfield
-// on disk never claims a node or block that is not durable.
+// when the call returns). Small writes to the data and tree files wait in
+// memory (writebehind.go, up to 64 KiB each) until Sync, Close, a read of
+// them, or a share of the data file (ShareData) writes them out. Sync
+// fsyncs data, tree and signatures, and only then writes the changed
+// bitfield pages and fsyncs them. So the bitfield on disk never claims a
+// node or block that is not durable.
 //
 // A crash can still leave a bitfield page torn, or a batch spanning two
 // pages half committed. Open therefore checks the recovered length: it

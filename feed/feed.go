@@ -238,6 +238,7 @@ func openLocked(s Storage, lock io.Closer, opts Options, init func(keyF, skF Fil
 	}
 	if !f.readOnly {
 		f.treeF = newWriteBehind(f.treeF)
+		f.data = newWriteBehind(f.data)
 	}
 	keyF, err := s.Open(fileKey)
 	if err != nil {

@@ -4,33 +4,41 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 )
 
 // writeBehind holds a File's writes in memory until enough have gathered
-// to be worth a system call. It fronts the tree file: a one-block append
-// writes a leaf and on average one parent, 80 bytes in one or two pwrites
-// that cost more than everything else the append does to the tree. Held
-// here, a stream of such appends costs one pwrite per writeBehindBytes.
+// to be worth a system call. It fronts the tree and data files: a
+// one-block append of 100 bytes writes those bytes, a leaf and on average
+// one parent, in two or three pwrites that cost more than everything else
+// the append does. Held here, a stream of such appends costs one pwrite
+// per writeBehindBytes of each file.
 //
 // Nothing becomes less durable. The bitfield is the commit record (spec
-// 3.9, recover.go) and only Sync writes it, after syncing the tree: Sync
-// here writes what is held first. A crash loses held writes, but only
-// writes past the commit point, which recovery discards anyway.
+// 3.9, recover.go) and only Sync writes it, after syncing the tree and
+// data: Sync here writes what is held first. A crash loses held writes,
+// but only writes past the commit point, which recovery discards anyway.
 //
 // Reads see every write: a read that touches a held range, or the file's
-// end, writes what is held first, so the file itself always answers. Reads of older records,
-// the common case, go straight to the file.
+// end, writes what is held first, so the file itself always answers. Reads
+// of older bytes, the common case, go straight to the file. Readers of the
+// file itself (a passthrough backing file) cannot ask first, so while the
+// file is shared (share) nothing is held.
 type writeBehind struct {
 	File
 
 	mu sync.Mutex
 	// runs are the held writes, in no order, none overlapping another;
 	// held is their total length; size is the file's own size as of the
-	// last write that reached it, -1 until asked. All guarded by mu,
-	// which is held across the pwrites of a flush but never a sync.
-	runs []heldRun
-	held int
-	size int64
+	// last write that reached it, -1 until asked; shared counts the
+	// shares, during which nothing is held; written is when the last write
+	// came, zero before one. All guarded by mu, which is held across the
+	// pwrites of a flush but never a sync.
+	runs    []heldRun
+	held    int
+	size    int64
+	shared  int
+	written time.Time
 }
 
 // heldRun is a write not yet made: b belongs at off.
@@ -65,28 +73,118 @@ func (w *writeBehind) WriteAt(p []byte, off int64) (int, error) {
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if err := w.knowSizeLocked(); err != nil {
+	if err := w.startWriteLocked(); err != nil {
 		return 0, err
 	}
-	if len(p) == 0 {
-		// It must create the file now, as the File contract says.
+	if len(p) == 0 || w.shared > 0 {
+		// An empty write must create the file now, as the File
+		// contract says; a shared file holds nothing.
 		return w.writeLocked(p, off)
 	}
-	if w.absorbLocked(p, off) {
-		return len(p), nil
-	}
-	if len(w.runs) >= writeBehindRuns || w.held+len(p) > writeBehindBytes || w.overlapsLocked(off, int64(len(p))) {
-		if err := w.flushLocked(); err != nil {
-			return 0, err
-		}
-	}
-	if len(p) > writeBehindBytes/2 {
+	if len(p) > writeBehindBytes/2 && !w.overlapsLocked(off, int64(len(p))) {
 		// Large writes gain nothing from waiting.
 		return w.writeLocked(p, off)
 	}
+	if err := w.holdLocked(p, off); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// WriteVAt implements VectorWriter: bufs are held back to back from off,
+// or written in one vectored call when together they are too large to be
+// worth holding.
+func (w *writeBehind) WriteVAt(bufs [][]byte, off int64) error {
+	if off < 0 {
+		return fmt.Errorf("write at %d: negative offset", off)
+	}
+	var total int
+	for _, b := range bufs {
+		total += len(b)
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if err := w.startWriteLocked(); err != nil {
+		return err
+	}
+	if total == 0 || w.shared > 0 || (total > writeBehindBytes/2 && !w.overlapsLocked(off, int64(total))) {
+		err := writeBlocks(w.File, bufs, off)
+		if err != nil {
+			w.size = -1 // a partial write: ask again
+			return err
+		}
+		w.size = max(w.size, off+int64(total))
+		return nil
+	}
+	for _, b := range bufs {
+		if len(b) == 0 {
+			continue
+		}
+		if err := w.holdLocked(b, off); err != nil {
+			return err
+		}
+		off += int64(len(b))
+	}
+	return nil
+}
+
+// startWriteLocked readies a write: the file's size known, the time noted.
+func (w *writeBehind) startWriteLocked() error {
+	w.written = time.Now()
+	return w.knowSizeLocked()
+}
+
+// holdLocked holds p at off, writing what is held first when p does not
+// fit beside it. A p larger than writeBehindBytes/2 must not overlap a
+// held run unless it falls inside one.
+func (w *writeBehind) holdLocked(p []byte, off int64) error {
+	if w.absorbLocked(p, off) {
+		return nil
+	}
+	if len(w.runs) >= writeBehindRuns || w.held+len(p) > writeBehindBytes || w.overlapsLocked(off, int64(len(p))) {
+		if err := w.flushLocked(); err != nil {
+			return err
+		}
+	}
+	if len(p) > writeBehindBytes/2 {
+		_, err := w.writeLocked(p, off)
+		return err
+	}
 	w.runs = append(w.runs, heldRun{off: off, b: append(make([]byte, 0, max(len(p), 1024)), p...)})
 	w.held += len(p)
-	return len(p), nil
+	return nil
+}
+
+// share writes what is held and holds nothing more until unshare.
+func (w *writeBehind) share() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if err := w.flushLocked(); err != nil {
+		return err
+	}
+	w.shared++
+	return nil
+}
+
+func (w *writeBehind) unshare() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.shared--
+}
+
+// ModTime implements ModTimer: when the last write came, which a held
+// write has not told the file yet; before one, the file's own time.
+func (w *writeBehind) ModTime() (time.Time, error) {
+	w.mu.Lock()
+	t := w.written
+	w.mu.Unlock()
+	if !t.IsZero() {
+		return t, nil
+	}
+	if mt, ok := w.File.(ModTimer); ok {
+		return mt.ModTime()
+	}
+	return time.Time{}, nil
 }
 
 // absorbLocked adds p to a run it falls inside, continues or follows

@@ -51,9 +51,11 @@ import (
 //     older kernel) the mount logs one line and serves data as before.
 //
 // What an open passthrough handle still sees (it cannot be revoked):
-// appends (their bytes are in the file as soon as Append writes them,
-// before it returns; a failing append may leave bytes there until the next
-// append overwrites them); Clear, which forgets blocks but leaves their
+// appends (every handle with the backing file shares the data file, see
+// feed.ShareData, so the bytes of an append are in the file before it
+// returns, where otherwise small ones wait in the daemon's memory; a
+// failing append may leave bytes there until the next append overwrites
+// them); Clear, which forgets blocks but leaves their
 // verified bytes in the file, except at the end, which it cuts off (the
 // reader sees a shorter file); and bytes changed on disk after they were
 // hashed, which the daemon, which hashes each block once after open, would
@@ -216,6 +218,9 @@ type ptHandle struct {
 	// kernel keeps its own reference to the file.
 	mu   sync.Mutex
 	file *os.File
+	// unshare ends the handle's share of the data file (feed.ShareData):
+	// the kernel may read the file for as long as the handle is open.
+	unshare func()
 }
 
 // PassthroughFd implements fs.FilePassthroughFder.
@@ -240,6 +245,7 @@ func (h *ptHandle) close() {
 		h.file.Close()
 		h.file = nil
 	}
+	h.unshare()
 }
 
 // handleOf returns the dataHandle inside either handle type.
@@ -276,6 +282,22 @@ func (m *mfeed) openData(appender, nonblock bool) (any, uint32) {
 		quiet:    time.Since(p.lastOther) >= ptQuiet,
 	})
 	var file *os.File
+	unshare := func() {}
+	if kind == openPassthrough || kind == openJoinDirect {
+		// The kernel may read the file while the handle is open: what
+		// waits in memory is written first, and later writes are not
+		// held back. A join cannot fall back (the kernel allows no mix
+		// of modes), but then another handle shares the file already,
+		// nothing waits, and sharing cannot fail.
+		if release, err := m.f.ShareData(); err == nil {
+			unshare = release
+		} else {
+			m.fsys.log.Warn("fusefs: data file not written out; no passthrough", "feed", m.tag, "err", err)
+			if kind == openPassthrough {
+				kind = openCached
+			}
+		}
+	}
 	if kind == openPassthrough && p.pt == 0 {
 		if file, err = m.f.DataFile(); err != nil {
 			if !errors.Is(err, feed.ErrNotAvailable) { // memory storage
@@ -286,6 +308,9 @@ func (m *mfeed) openData(appender, nonblock bool) (any, uint32) {
 			file.Close()
 			file, kind = nil, openCached
 		}
+		if kind == openCached {
+			unshare()
+		}
 	}
 	p.open++
 	switch kind {
@@ -294,10 +319,10 @@ func (m *mfeed) openData(appender, nonblock bool) (any, uint32) {
 		// go-fuse clears KEEP_CACHE when it sets FOPEN_PASSTHROUGH; it
 		// stays if the kernel refuses the file, and the handle is then
 		// an ordinary cached one.
-		return &ptHandle{dataHandle: dataHandle{nonblock: nonblock}, m: m, file: file}, fuse.FOPEN_KEEP_CACHE
+		return &ptHandle{dataHandle: dataHandle{nonblock: nonblock}, m: m, file: file, unshare: unshare}, fuse.FOPEN_KEEP_CACHE
 	case openJoinDirect:
 		p.pt++
-		return &ptHandle{dataHandle: dataHandle{appender: appender, nonblock: nonblock}, m: m}, fuse.FOPEN_DIRECT_IO
+		return &ptHandle{dataHandle: dataHandle{appender: appender, nonblock: nonblock}, m: m, unshare: unshare}, fuse.FOPEN_DIRECT_IO
 	case openAppend:
 		return &dataHandle{appender: true, nonblock: nonblock}, fuse.FOPEN_DIRECT_IO
 	}

@@ -129,6 +129,18 @@ func TestPassthrough(t *testing.T) {
 		t.Error("hyperfs cat after the append differs")
 	}
 
+	// With no passthrough handle open, small appends wait in the
+	// daemon's memory; the next passthrough open writes them out first.
+	sh(t, "for i in 1 2 3; do echo small-$i >> "+d+"; done")
+	content = append(content, "small-1\nsmall-2\nsmall-3\n"...)
+	waitPassthrough(t, m, "big")
+	if got := strings.Fields(sh(t, "cat "+d+" | sha256sum"))[0]; got != sha(content) {
+		t.Errorf("passthrough after small appends: sha256 %s differs", got)
+	}
+	if n := dataReads(t, m, "big"); n != first {
+		t.Errorf("the reader after small appends reached the daemon: data_reads %v -> %v", first, n)
+	}
+
 	// The feed missing a block is served by the daemon, every time.
 	hd := m.path("holey", "data")
 	if p := m.info("holey")["passthrough"]; p != "incomplete" {
