@@ -151,20 +151,15 @@ func growEnds(ends []uint64, length, n uint64) []uint64 {
 // write is offered to the helpers while the caller signs, the longer of
 // the two; the files still see data, tree, signature in that order.
 func (f *Feed) writeRecords(length uint64, count int, nodes, roots []tree.Node, shared bool, dataErr error) (sig []byte, err error) {
-	records := func() error {
-		if dataErr != nil {
-			return fmt.Errorf("write data: %w", dataErr)
-		}
-		return f.writeTree(length, count, nodes)
-	}
 	if shared {
 		var treeErr error // on the heap, as the helper's closure needs
-		writing := offer(1, func(uint64) { treeErr = records() })
+		writing := offer(1, func(uint64) { treeErr = f.writeAppended(length, count, nodes, dataErr) })
 		sig = f.signAppend(roots, length+uint64(count))
 		writing.finish()
 		err = treeErr
 	} else {
-		err = records()
+		// No closure here: it would cost a small append an allocation.
+		err = f.writeAppended(length, count, nodes, dataErr)
 		sig = f.signAppend(roots, length+uint64(count))
 	}
 	if err != nil || sig == nil {
@@ -175,6 +170,14 @@ func (f *Feed) writeRecords(length uint64, count int, nodes, roots []tree.Node, 
 		return nil, fmt.Errorf("write signature %d: %w", slot, err)
 	}
 	return sig, nil
+}
+
+// writeAppended writes an append's tree records once its data is written.
+func (f *Feed) writeAppended(length uint64, count int, nodes []tree.Node, dataErr error) error {
+	if dataErr != nil {
+		return fmt.Errorf("write data: %w", dataErr)
+	}
+	return f.writeTree(length, count, nodes)
 }
 
 // signAppend signs roots for length, unless signing is deferred.

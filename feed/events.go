@@ -103,16 +103,19 @@ func (f *Feed) WaitLength(ctx context.Context, n uint64) (uint64, error) {
 // replaced by one EventOverflow.
 const subscriptionLimit = 4096
 
-// Subscription is an ordered queue of events from one feed. It is safe for
-// concurrent use; Close it when done.
+// Subscription is an ordered queue of events from one feed. Appends
+// queued back to back merge into one EventAppend of their whole range. It
+// is safe for concurrent use; Close it when done.
 type Subscription struct {
 	f *Feed
 	// notify has room for one wake-up; Next waits on it.
 	notify chan struct{}
 	mu     sync.Mutex
-	// queue holds undelivered events and overflowed records a loss; both
-	// guarded by mu.
+	// queue[head:] holds undelivered events (the array is reused once
+	// they are all taken) and overflowed records a loss; all guarded by
+	// mu.
 	queue    []Event
+	head     int
 	overflow bool
 	closed   bool
 	// paced is when Batch may next return; only its caller touches it.
@@ -154,11 +157,14 @@ func (s *Subscription) pop() (e Event, ok bool, err error) {
 	switch {
 	case s.overflow:
 		s.overflow = false
-		s.queue = s.queue[:0]
+		s.queue, s.head = s.queue[:0], 0
 		return Event{Kind: EventOverflow}, true, nil
-	case len(s.queue) > 0:
-		e = s.queue[0]
-		s.queue = s.queue[1:]
+	case s.head < len(s.queue):
+		e = s.queue[s.head]
+		s.head++
+		if s.head == len(s.queue) {
+			s.queue, s.head = s.queue[:0], 0
+		}
 		return e, true, nil
 	case s.closed:
 		return Event{}, false, ErrClosed
@@ -220,9 +226,20 @@ func (s *Subscription) push(e Event) {
 	if e.Kind == EventClosed {
 		s.closed = true
 	}
-	if len(s.queue) >= subscriptionLimit {
+	n := len(s.queue)
+	switch {
+	case n > s.head && e.Kind == EventAppend && s.queue[n-1].Kind == EventAppend && s.queue[n-1].End == e.Start:
+		// A stream of appends queues as one growth, not one event each.
+		s.queue[n-1].End = e.End
+	case n-s.head >= subscriptionLimit:
 		s.overflow = true
-	} else {
+	default:
+		if n == cap(s.queue) && s.head > 0 {
+			// Full, with taken events in front: move the rest down
+			// instead of growing.
+			s.queue = s.queue[:copy(s.queue, s.queue[s.head:])]
+			s.head = 0
+		}
 		s.queue = append(s.queue, e)
 	}
 	s.mu.Unlock()

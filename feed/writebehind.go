@@ -41,11 +41,23 @@ type writeBehind struct {
 	written time.Time
 }
 
-// heldRun is a write not yet made: b belongs at off.
+// heldRun is a write not yet made: b belongs at off. pooled is where b
+// came from if from runBuffers.
 type heldRun struct {
-	off int64
-	b   []byte
+	off    int64
+	b      []byte
+	pooled *[]byte
 }
+
+// runBuffers recycles the buffers of a file's first run (no run holds
+// more than writeBehindBytes): in a stream of small appends each flush
+// would otherwise leave its buffer, grown by doubling, to the collector,
+// which cost more in allocation and zeroing than the writes it saves.
+// Later runs, a replica's scattered downloads, get buffers of their size.
+var runBuffers = sync.Pool{New: func() any {
+	b := make([]byte, 0, writeBehindBytes)
+	return &b
+}}
 
 func (r heldRun) end() int64 { return r.off + int64(len(r.b)) }
 
@@ -150,7 +162,16 @@ func (w *writeBehind) holdLocked(p []byte, off int64) error {
 		_, err := w.writeLocked(p, off)
 		return err
 	}
-	w.runs = append(w.runs, heldRun{off: off, b: append(make([]byte, 0, max(len(p), 1024)), p...)})
+	var run heldRun
+	if len(w.runs) == 0 {
+		// Likely the start of a stream: a buffer that takes all of it.
+		run.pooled = runBuffers.Get().(*[]byte)
+		run.b = (*run.pooled)[:0]
+	} else {
+		run.b = make([]byte, 0, max(len(p), 1024))
+	}
+	run.off, run.b = off, append(run.b, p...)
+	w.runs = append(w.runs, run)
 	w.held += len(p)
 	return nil
 }
@@ -262,7 +283,13 @@ func (w *writeBehind) flushLocked() error {
 			return fmt.Errorf("write held bytes at %d: %w", r.off, err)
 		}
 	}
-	clear(w.runs) // drop the buffers
+	for _, r := range w.runs {
+		if r.pooled != nil && cap(r.b) == writeBehindBytes {
+			*r.pooled = r.b[:0]
+			runBuffers.Put(r.pooled)
+		}
+	}
+	clear(w.runs) // drop the other buffers
 	w.runs = w.runs[:0]
 	w.held = 0
 	return nil
