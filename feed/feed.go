@@ -237,8 +237,8 @@ func openLocked(s Storage, lock io.Closer, opts Options, init func(keyF, skF Fil
 		}
 	}
 	if !f.readOnly {
-		f.treeF = newWriteBehind(f.treeF)
-		f.data = newWriteBehind(f.data)
+		f.treeF = newWriteBehind(f.treeF, false)
+		f.data = newWriteBehind(f.data, true)
 	}
 	keyF, err := s.Open(fileKey)
 	if err != nil {

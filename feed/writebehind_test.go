@@ -6,7 +6,10 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"testing"
+	"time"
 )
 
 // TestWriteBehindModel drives a writeBehind and a plain file with the same
@@ -21,7 +24,7 @@ func TestWriteBehindModel(t *testing.T) {
 			back, ref := NewMemStorage(), NewMemStorage()
 			bf, _ := back.Open("tree")
 			want, _ := ref.Open("tree")
-			w := newWriteBehind(bf)
+			w := newWriteBehind(bf, false)
 			var end int64
 			shared := false
 			for step := range 3000 {
@@ -176,7 +179,7 @@ func TestWriteBehindKeepsFailedWrites(t *testing.T) {
 	s := NewMemStorage()
 	mf, _ := s.Open("tree")
 	ff := &failingFile{File: mf}
-	w := newWriteBehind(ff)
+	w := newWriteBehind(ff, false)
 	rec := bytes.Repeat([]byte{7}, 40)
 	for i := range 10 {
 		if _, err := w.WriteAt(rec, int64(40*i)); err != nil {
@@ -200,5 +203,47 @@ func TestWriteBehindKeepsFailedWrites(t *testing.T) {
 	p := make([]byte, 40)
 	if n, err := w.ReadAt(p, 400); n != 0 || err != io.EOF {
 		t.Fatalf("ReadAt past the end = %d, %v", n, err)
+	}
+}
+
+// TestWriteBehindModTime: the data file's time is when the last append
+// came, though its bytes reach the file later; a fresh open knows only the
+// file's own time.
+func TestWriteBehindModTime(t *testing.T) {
+	dir := t.TempDir()
+	f, err := Create(DirStorage{Dir: dir}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := time.Now()
+	if err := f.Append([]byte("held")); err != nil {
+		t.Fatal(err)
+	}
+	after := time.Now()
+	got := f.ModTime()
+	if got.Before(before) || got.After(after) {
+		t.Errorf("ModTime after a held append = %v, want within [%v, %v]", got, before, after)
+	}
+	time.Sleep(20 * time.Millisecond) // the flush below must come visibly later
+	if err := f.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	if again := f.ModTime(); !again.Equal(got) {
+		t.Errorf("ModTime after the flush = %v, want the append's %v", again, got)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(filepath.Join(dir, fileData))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := Open(DirStorage{Dir: dir}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	if mt := g.ModTime(); !mt.Equal(fi.ModTime()) {
+		t.Errorf("ModTime after reopen = %v, want the file's %v", mt, fi.ModTime())
 	}
 }
