@@ -13,6 +13,23 @@ const leafBatch = 128
 // append or a verified read window are. Apart from growing dst it does not
 // allocate, and it is safe for concurrent use.
 func LeafHashes(dst []Node, first uint64, blocks [][]byte) []Node {
+	if len(blocks) < fewHashes {
+		for i, b := range blocks {
+			dst = append(dst, Leaf(first+uint64(i), b))
+		}
+		return dst
+	}
+	return leafBatches(dst, first, blocks)
+}
+
+// fewHashes is the count below which a batch function hashes one message
+// at a time: lanes need more (blake2bx hashes fewer than four one by one
+// too), and clearing a batch's arrays on the stack, tens of kilobytes,
+// costs more than hashing a one-block append's 100 bytes.
+const fewHashes = 4
+
+// leafBatches is LeafHashes in batches of leafBatch.
+func leafBatches(dst []Node, first uint64, blocks [][]byte) []Node {
 	var (
 		hdrs [leafBatch][leafHeaderSize]byte
 		pre  [leafBatch][]byte

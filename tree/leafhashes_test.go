@@ -8,11 +8,15 @@ import (
 )
 
 // LeafHashes gives Leaf's nodes for batches of equal and of mixed sizes,
-// across the 128-leaf batches it hashes in, appending to what dst holds.
+// across the 128-leaf batches it hashes in and below the count it hashes
+// one at a time, appending to what dst holds.
 func TestLeafHashes(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 8))
 	for round := 0; round < 60; round++ {
 		n := r.IntN(300)
+		if round < 12 {
+			n = round % 6 // 0 to 5: both sides of the one-at-a-time count
+		}
 		size := []int{0, 1, 119, 1024, 4096}[r.IntN(5)]
 		blocks := make([][]byte, n)
 		for i := range blocks {
@@ -71,6 +75,14 @@ func BenchmarkLeafHashes(b *testing.B) {
 			for i, blk := range blocks {
 				d = append(d, lh.Leaf(uint64(i), blk))
 			}
+		}
+	})
+	// A one-block append of 100 bytes: the common call through the mount.
+	small := [][]byte{make([]byte, 100)}
+	b.Run("one-100B", func(b *testing.B) {
+		b.SetBytes(100)
+		for b.Loop() {
+			tree.LeafHashes(dst, 0, small)
 		}
 	})
 }

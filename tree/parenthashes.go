@@ -9,6 +9,17 @@ import "github.com/hyperfs/hyperfs/tree/blake2bx"
 // subtree built over a batch of leaves is one call. Apart from growing dst
 // it does not allocate, and it is safe for concurrent use.
 func ParentNodes(dst []Node, children []Node) []Node {
+	if len(children)/2 < fewHashes {
+		for i := 0; i+1 < len(children); i += 2 {
+			dst = append(dst, ParentOf(children[i], children[i+1]))
+		}
+		return dst
+	}
+	return parentBatches(dst, children)
+}
+
+// parentBatches is ParentNodes in batches of leafBatch pairs.
+func parentBatches(dst []Node, children []Node) []Node {
 	// The messages go in as prefixes of empty messages: blake2bx copies a
 	// prefix, while what it hands x/crypto escapes, and the messages are
 	// built on this stack.

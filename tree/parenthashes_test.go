@@ -1,6 +1,7 @@
 package tree_test
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"testing"
 
@@ -66,4 +67,12 @@ func BenchmarkParentNodes(b *testing.B) {
 			}
 		}
 	})
+	// What a one-block append asks: one pair, or none.
+	for _, n := range []int{0, 2} {
+		b.Run(fmt.Sprintf("children=%d", n), func(b *testing.B) {
+			for b.Loop() {
+				tree.ParentNodes(dst, children[:n])
+			}
+		})
+	}
 }
