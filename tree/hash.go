@@ -28,23 +28,30 @@ const SignableSize = 40
 
 // LeafHash is the hash of block data as leaf node.
 func LeafHash(data []byte) [32]byte {
-	var hdr [leafHeaderSize]byte
-	leafHeader(&hdr, len(data))
-	h := leafHashers.Get().(hash.Hash)
-	h.Reset()
-	h.Write(hdr[:])
-	h.Write(data)
-	var out [32]byte
-	h.Sum(out[:0])
-	leafHashers.Put(h)
+	lh := leafHashers.Get().(*leafHashing)
+	leafHeader(&lh.hdr, len(data))
+	lh.h.Reset()
+	lh.h.Write(lh.hdr[:])
+	lh.h.Write(data)
+	lh.h.Sum(lh.sum[:0])
+	out := lh.sum
+	leafHashers.Put(lh)
 	return out
 }
 
-// leafHashers spares every leaf hash an allocation: appends hash many
+// leafHashing is a hasher with the buffers it is handed: slices passed to
+// a hash.Hash escape, so buffers on the stack would be allocated per call.
+type leafHashing struct {
+	h   hash.Hash
+	hdr [leafHeaderSize]byte
+	sum [32]byte
+}
+
+// leafHashers spares every leaf hash its allocations: appends hash many
 // small blocks, and reads hash each block the first time it is read.
 var leafHashers = sync.Pool{New: func() any {
 	h, _ := blake2b.New256(nil) // fails only for a key over 64 bytes
-	return h
+	return &leafHashing{h: h}
 }}
 
 // Leaf returns the leaf node of block i holding data.
