@@ -28,6 +28,7 @@ func (f *Feed) Clear(start, end uint64) error {
 	if err != nil {
 		return fmt.Errorf("clear [%d, %d): %w", start, end, err)
 	}
+	f.fresh.forget(start, end)
 	f.mu.Lock()
 	if f.mu.closed {
 		f.mu.Unlock()

@@ -49,6 +49,7 @@ func (f *Feed) Prefetch(i uint64) bool {
 	if skip {
 		return false
 	}
+	f.fresh.ask(i)
 	fe.Want(f, i)
 	return true
 }

@@ -84,6 +84,9 @@ type Feed struct {
 		sync.Mutex
 		cur, next *window
 	}
+	// fresh hands blocks a local reader asked for from Put to Get
+	// (fresh.go).
+	fresh freshBlocks
 
 	mu struct {
 		sync.RWMutex
@@ -362,7 +365,8 @@ func (f *Feed) Close() error {
 	f.mu.closed = true
 	f.notifyLocked(Event{Kind: EventClosed})
 	f.mu.Unlock()
-	f.dropAhead() // up to 2*aheadBytes held for sequential readers
+	f.dropAhead()                 // up to 2*aheadBytes held for sequential readers
+	f.fresh.forget(0, ^uint64(0)) // and up to freshBytes for readers of a replica
 	if cerr := f.closeFiles(); err == nil {
 		err = cerr
 	}

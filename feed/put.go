@@ -23,7 +23,9 @@ var ErrFork = errors.New("feed: fork detected: the key signed another history")
 // its absolute offset, every node used or computed, and the signature in
 // slot length-1 when the proof ends in signed roots. Nothing is written
 // unless the whole proof verifies. A proof of a longer length grows the
-// feed. Errors from verification wrap tree.ErrInvalidProof.
+// feed. Errors from verification wrap tree.ErrInvalidProof. Put may keep
+// p.Value for a local reader that asked for the block (fresh.go): the
+// caller must not change it afterwards.
 func (f *Feed) Put(p tree.Proof) error {
 	if f.readOnly {
 		return fmt.Errorf("put block %d into feed %x: %w", p.Block, f.key[:8], ErrReadOnly)
@@ -58,6 +60,9 @@ func (f *Feed) Put(p tree.Proof) error {
 	off, err := f.writeVerified(p, v, batch, storeData)
 	if err != nil {
 		return fmt.Errorf("put block %d into feed %x: %w", p.Block, f.key[:8], err)
+	}
+	if storeData {
+		f.fresh.keep(p.Block, p.Value) // before a waiting Get wakes
 	}
 	f.publishPut(p.Block, v, batch, storeData)
 	if f.index() != nil {

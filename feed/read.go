@@ -76,6 +76,7 @@ func (f *Feed) Get(ctx context.Context, i uint64) ([]byte, error) {
 			return nil, fmt.Errorf("get block %d: %w", i, ErrNotAvailable)
 		}
 		if !asked {
+			f.fresh.ask(i)
 			s.fetcher.Want(f, i)
 			asked = true
 		}
@@ -116,6 +117,9 @@ func (f *Feed) Head(ctx context.Context) ([]byte, error) {
 // readBlock reads a stored block, hashing it the first time it is read.
 func (f *Feed) readBlock(i uint64, s blockState) ([]byte, error) {
 	inOrder := f.nextRead.Swap(i+1) == i
+	if b, ok := f.fresh.take(i); ok {
+		return b, nil // downloaded for this reader a moment ago, hashed by Put
+	}
 	if inOrder && s.located {
 		if s.verified {
 			if b, ok := f.fromAhead(i); ok {

@@ -282,3 +282,72 @@ func TestBlockBits(t *testing.T) {
 		t.Fatal("unaligned start accepted")
 	}
 }
+
+// A block a local reader asked for (Prefetch, or a waiting Get) is handed
+// from Put to the next Get as the very bytes Put was given, once; one
+// nobody asked for, a second Get, and a cleared block are read from the
+// file.
+func TestGetTakesFreshDownload(t *testing.T) {
+	w, r := memPair(t, feed.Options{})
+	for i := range 4 {
+		if err := w.Append(bytes.Repeat([]byte{byte('a' + i)}, 1000)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r.SetFetcher(fetchFunc(func(*feed.Feed, uint64) {}))
+	same := func(a, b []byte) bool { return len(a) > 0 && len(b) > 0 && &a[0] == &b[0] }
+	get := func(i uint64) []byte {
+		t.Helper()
+		b, err := r.Get(context.Background(), i)
+		if err != nil || !bytes.Equal(b, bytes.Repeat([]byte{byte('a' + i)}, 1000)) {
+			t.Fatalf("Get(%d) = %d bytes, %v", i, len(b), err)
+		}
+		return b
+	}
+	put := func(i uint64) tree.Proof {
+		t.Helper()
+		p := serve(t, w, nil, i, 0)
+		if err := r.Put(p); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+
+	r.Prefetch(0)
+	p0 := put(0)
+	put(1) // not asked for
+	if b := get(0); !same(b, p0.Value) {
+		t.Error("the asked block was read back, not handed over")
+	}
+	if b := get(0); same(b, p0.Value) {
+		t.Error("the handed-over bytes were handed out twice")
+	}
+	p1 := serve(t, w, nil, 1, 0)
+	if b := get(1); same(b, p1.Value) {
+		t.Error("a block nobody asked for was kept")
+	}
+
+	// A Get waiting for the block.
+	served := make(chan []byte, 1)
+	r.SetFetcher(fetchFunc(func(f *feed.Feed, i uint64) {
+		p := serve(t, w, nil, i, 0)
+		served <- p.Value
+		go func() { _ = f.Put(p) }()
+	}))
+	if b := get(2); !same(b, <-served) {
+		t.Error("the block a Get waited for was read back, not handed over")
+	}
+
+	r.SetFetcher(fetchFunc(func(*feed.Feed, uint64) {}))
+	r.Prefetch(3)
+	p3 := put(3)
+	if err := r.Clear(3, 4); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Put(serve(t, w, nil, 3, 0)); err != nil { // stored again, not asked
+		t.Fatal(err)
+	}
+	if b := get(3); same(b, p3.Value) {
+		t.Error("a cleared block's kept bytes survived")
+	}
+}
