@@ -188,7 +188,10 @@ func (f *Feed) trimData() error {
 		if uint64(size) < f.mu.byteLength {
 			first, _, err := f.seekTree(f.mu.roots, uint64(size))
 			if err != nil {
-				return fmt.Errorf("check data file: %w", err)
+				// A sparse replica need not hold the nodes above the
+				// byte past its file's end; its stored blocks, each
+				// placed by the nodes of its own proof, tell instead.
+				first = f.firstPastEnd(uint64(size))
 			}
 			for i := first; i < f.mu.length; i++ {
 				missing(i)
@@ -203,6 +206,27 @@ func (f *Feed) trimData() error {
 		}
 	}
 	return nil
+}
+
+// firstPastEnd returns the first block of a run of stored blocks, ending
+// the feed's stored blocks, that reach past byte size of the data file:
+// offsets grow with the index, so they are found from the last stored
+// block down. A stored block that cannot be placed ends the search (its
+// reads will say if its bytes are gone).
+func (f *Feed) firstPastEnd(size uint64) uint64 {
+	bits := f.mu.bits
+	first := f.mu.length
+	for i := f.mu.length; i > 0; i-- {
+		if !bits.HasBlock(i - 1) {
+			continue
+		}
+		off, n, err := f.BlockRange(i - 1)
+		if err != nil || off+n <= size {
+			break
+		}
+		first = i - 1
+	}
+	return first
 }
 
 // Sync makes every append and download so far durable: the data, tree and
