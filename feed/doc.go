@@ -44,7 +44,9 @@
 //
 // Block bytes are hashed against their leaf node the first time they are
 // read after open and a bit remembers it; our own appends count as
-// hashed. Bytes that fail are never returned: Get says ErrCorrupt and logs
+// hashed, and so do downloads, whose bytes Put hands to the next Get when
+// a local reader asked for the block (fresh.go) instead of that Get reading
+// them back. Bytes that fail are never returned: Get says ErrCorrupt and logs
 // once, and Audit forgets the block so it can be fetched again. Offsets
 // come from an in-memory table of block end offsets for the prefix whose
 // leaves are known (8 bytes a block; the index package will replace it
