@@ -2,6 +2,7 @@ package feed
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/hyperfs/hyperfs/index"
 	"github.com/hyperfs/hyperfs/tree"
@@ -98,6 +99,7 @@ func (f *Feed) Append(blocks ...[]byte) error {
 	}
 	f.growVerifiedLocked(length, length+n)
 	f.mu.length = length + n
+	f.mu.grown = time.Now()
 	f.mu.byteLength = end
 	f.mu.roots = roots
 	if sig != nil {

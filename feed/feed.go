@@ -11,8 +11,9 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/hyperfs/hyperfs/tree"
 	"time"
+
+	"github.com/hyperfs/hyperfs/tree"
 )
 
 // Options configure Create and Open.
@@ -105,6 +106,9 @@ type Feed struct {
 		verified []uint64
 		// unsynced is set when appended or downloaded data awaits Sync.
 		unsynced bool
+		// grown is when the length last grew since open (an append, or
+		// a longer signed length learned from a peer); zero before.
+		grown time.Time
 		// signed is a length whose signature is known to be stored (the
 		// recovered length, or the last one signed); with deferSign the
 		// lengths after it may have none yet.
@@ -240,8 +244,8 @@ func openLocked(s Storage, lock io.Closer, opts Options, init func(keyF, skF Fil
 		}
 	}
 	if !f.readOnly {
-		f.treeF = newWriteBehind(f.treeF, false)
-		f.data = newWriteBehind(f.data, true)
+		f.treeF = newWriteBehind(f.treeF)
+		f.data = newWriteBehind(f.data)
 	}
 	keyF, err := s.Open(fileKey)
 	if err != nil {
@@ -412,11 +416,20 @@ func (f *Feed) ByteLength() uint64 {
 	return f.mu.byteLength
 }
 
-// ModTime is when the data file was last written, as its storage tells
-// (the kernel's mtime for DirStorage): the time of the last append or
-// download by any process. Zero when the storage cannot tell or the feed
-// has no data yet.
+// ModTime is when the feed last grew: its last append, or the last longer
+// length learned from a peer. Downloads of blocks below the length do not
+// count: they change no byte a reader can see, and a FUSE kernel that saw
+// the time change would drop the cached pages of a replica being read.
+// Before the feed grows after open it is the data file's time as its
+// storage tells (the kernel's mtime for DirStorage); zero when the storage
+// cannot tell or the feed has no data yet.
 func (f *Feed) ModTime() time.Time {
+	f.mu.RLock()
+	t := f.mu.grown
+	f.mu.RUnlock()
+	if !t.IsZero() {
+		return t
+	}
 	mt, ok := f.data.(ModTimer)
 	if !ok {
 		return time.Time{}

@@ -3,6 +3,7 @@ package feed
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/hyperfs/hyperfs/index"
 	"github.com/hyperfs/hyperfs/tree"
@@ -224,6 +225,7 @@ func (f *Feed) publishPut(block uint64, v *tree.Verified, batch map[uint64]tree.
 	}
 	old := f.mu.length
 	if v.Length > old {
+		f.mu.grown = time.Now()
 		f.mu.length = v.Length
 		f.mu.roots = v.Roots
 		f.mu.byteLength = sumSizes(v.Roots)

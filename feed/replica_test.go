@@ -351,3 +351,30 @@ func TestGetTakesFreshDownload(t *testing.T) {
 		t.Error("a cleared block's kept bytes survived")
 	}
 }
+
+// A replica's time moves when its length grows, not when a block below
+// the length arrives: a FUSE kernel drops a file's cached pages when its
+// time changes, and a replica read while it downloads would lose them.
+func TestModTimeOfReplica(t *testing.T) {
+	w, r := memPair(t, feed.Options{})
+	for i := range 3 {
+		if err := w.Append([]byte{byte(i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before := time.Now()
+	if err := r.Put(serve(t, w, nil, 2, 0)); err != nil { // learns length 3
+		t.Fatal(err)
+	}
+	grown := r.ModTime()
+	if grown.Before(before) {
+		t.Fatalf("ModTime after the length grew = %v, want after %v", grown, before)
+	}
+	time.Sleep(time.Millisecond) // a later clock reading would differ
+	if err := r.Put(serve(t, w, nil, 0, 0)); err != nil {
+		t.Fatal(err)
+	}
+	if got := r.ModTime(); !got.Equal(grown) {
+		t.Errorf("ModTime after a download below the length = %v, want %v", got, grown)
+	}
+}

@@ -31,17 +31,12 @@ type writeBehind struct {
 	// runs are the held writes, in no order, none overlapping another;
 	// held is their total length; size is the file's own size as of the
 	// last write that reached it, -1 until asked; shared counts the
-	// shares, during which nothing is held; written is when the last write
-	// came, zero before one, and only noted if stamps is set (a clock read
-	// per write costs a small append more than a percent; only the data
-	// file's time is ever asked). All guarded by mu, which is held across
-	// the pwrites of a flush but never a sync.
-	runs    []heldRun
-	held    int
-	size    int64
-	shared  int
-	stamps  bool
-	written time.Time
+	// shares, during which nothing is held. All guarded by mu, which is
+	// held across the pwrites of a flush but never a sync.
+	runs   []heldRun
+	held   int
+	size   int64
+	shared int
 }
 
 // heldRun is a write not yet made: b belongs at off. pooled is where b
@@ -77,10 +72,8 @@ const (
 	writeBehindGap = 4 << 10
 )
 
-// newWriteBehind fronts f; with stamps, ModTime tells when the last write
-// came, else the file's own time.
-func newWriteBehind(f File, stamps bool) *writeBehind {
-	return &writeBehind{File: f, size: -1, stamps: stamps}
+func newWriteBehind(f File) *writeBehind {
+	return &writeBehind{File: f, size: -1}
 }
 
 // WriteAt holds p unless it is too large to be worth holding.
@@ -90,7 +83,7 @@ func (w *writeBehind) WriteAt(p []byte, off int64) (int, error) {
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if err := w.startWriteLocked(); err != nil {
+	if err := w.knowSizeLocked(); err != nil {
 		return 0, err
 	}
 	if len(p) == 0 || w.shared > 0 {
@@ -121,7 +114,7 @@ func (w *writeBehind) WriteVAt(bufs [][]byte, off int64) error {
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if err := w.startWriteLocked(); err != nil {
+	if err := w.knowSizeLocked(); err != nil {
 		return err
 	}
 	if total == 0 || w.shared > 0 || (total > writeBehindBytes/2 && !w.overlapsLocked(off, int64(total))) {
@@ -143,14 +136,6 @@ func (w *writeBehind) WriteVAt(bufs [][]byte, off int64) error {
 		off += int64(len(b))
 	}
 	return nil
-}
-
-// startWriteLocked readies a write: the file's size known, the time noted.
-func (w *writeBehind) startWriteLocked() error {
-	if w.stamps {
-		w.written = time.Now()
-	}
-	return w.knowSizeLocked()
 }
 
 // holdLocked holds p at off, writing what is held first when p does not
@@ -200,15 +185,8 @@ func (w *writeBehind) unshare() {
 	w.shared--
 }
 
-// ModTime implements ModTimer: when the last write came, which a held
-// write has not told the file yet; before one, the file's own time.
+// ModTime implements ModTimer with the file's own time.
 func (w *writeBehind) ModTime() (time.Time, error) {
-	w.mu.Lock()
-	t := w.written
-	w.mu.Unlock()
-	if !t.IsZero() {
-		return t, nil
-	}
 	if mt, ok := w.File.(ModTimer); ok {
 		return mt.ModTime()
 	}

@@ -24,7 +24,7 @@ func TestWriteBehindModel(t *testing.T) {
 			back, ref := NewMemStorage(), NewMemStorage()
 			bf, _ := back.Open("tree")
 			want, _ := ref.Open("tree")
-			w := newWriteBehind(bf, false)
+			w := newWriteBehind(bf)
 			var end int64
 			shared := false
 			for step := range 3000 {
@@ -179,7 +179,7 @@ func TestWriteBehindKeepsFailedWrites(t *testing.T) {
 	s := NewMemStorage()
 	mf, _ := s.Open("tree")
 	ff := &failingFile{File: mf}
-	w := newWriteBehind(ff, false)
+	w := newWriteBehind(ff)
 	rec := bytes.Repeat([]byte{7}, 40)
 	for i := range 10 {
 		if _, err := w.WriteAt(rec, int64(40*i)); err != nil {
@@ -206,10 +206,10 @@ func TestWriteBehindKeepsFailedWrites(t *testing.T) {
 	}
 }
 
-// TestWriteBehindModTime: the data file's time is when the last append
-// came, though its bytes reach the file later; a fresh open knows only the
-// file's own time.
-func TestWriteBehindModTime(t *testing.T) {
+// TestModTimeOfAppends: a feed's time is when the last append came, though
+// its bytes reach the file later; a fresh open knows only the file's own
+// time.
+func TestModTimeOfAppends(t *testing.T) {
 	dir := t.TempDir()
 	f, err := Create(DirStorage{Dir: dir}, Options{})
 	if err != nil {
