@@ -53,13 +53,17 @@ func TestLeafHashesNoAllocations(t *testing.T) {
 	if a := testing.AllocsPerRun(20, func() { tree.LeafHashes(dst, 5, blocks) }); a != 0 {
 		t.Errorf("%v allocations per call, want 0", a)
 	}
-	// One block, hashed alone with a pooled x/crypto hasher.
+	// One block, hashed alone with a pooled x/crypto hasher: nothing of
+	// its own is allocated. Under the race detector sync.Pool drops a
+	// quarter of what it is given, so a new hasher (two allocations) is
+	// made about every fourth call: half an allocation per call on
+	// average, where a header or digest that escaped would add two.
+	want := 0.0
 	if raceEnabled {
-		// .ci/test runs tree/... again without -race, where it counts.
-		t.Skip("sync.Pool drops hashers under the race detector")
+		want = 1.5
 	}
-	if a := testing.AllocsPerRun(100, func() { tree.LeafHashes(dst, 5, blocks[:1]) }); a != 0 {
-		t.Errorf("%v allocations per one-block call, want 0", a)
+	if a := testing.AllocsPerRun(400, func() { tree.LeafHashes(dst, 5, blocks[:1]) }); a > want {
+		t.Errorf("%v allocations per one-block call, want at most %v", a, want)
 	}
 }
 
